@@ -1,0 +1,15 @@
+/**
+ * Every command, imported statically: inside the compiled binary oclif cannot discover commands on
+ * disk, so it uses this map (the "explicit" command strategy in package.json).
+ */
+import Create from './commands/create';
+import Join from './commands/join';
+import List from './commands/list';
+import TokenServer from './commands/token-server';
+
+export const COMMANDS = {
+  create: Create,
+  join: Join,
+  list: List,
+  'token-server': TokenServer,
+};

@@ -1,0 +1,33 @@
+/**
+ * Durations in Go's syntax (`30s`, `1m30s`, `1.5h`, `250ms`), as Swarm v1's flags take them.
+ * parse-duration does the arithmetic; the regular expression keeps out what Go would refuse
+ * (a bare `60`, spaces, unknown units) so that `--heartbeat 60` is an error rather than 60 ms.
+ */
+import parse from 'parse-duration';
+import { UserError } from './errors';
+
+const GO_DURATION = /^[-+]?((\d+(\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h))+$/;
+
+/** Milliseconds in `text`, or a UserError naming the flag. */
+export function parseDuration(text: string, flag = 'duration'): number {
+  const trimmed = text.trim();
+  if (trimmed === '0') return 0;
+  const ms = GO_DURATION.test(trimmed) ? parse(trimmed.replace(/μs|µs/g, 'us')) : null;
+  if (ms === null || ms === undefined || !Number.isFinite(ms)) {
+    throw new UserError(`invalid value "${text}" for ${flag}: expected a duration such as 500ms, 30s, 1m30s or 2h`, 2);
+  }
+  return ms;
+}
+
+/** Renders milliseconds the way Go prints a time.Duration (e.g. `1m30s`, `500ms`). */
+export function formatDuration(ms: number): string {
+  if (ms === 0) return '0s';
+  if (Math.abs(ms) < 1000) return `${ms}ms`;
+  let rest = ms / 1000;
+  const h = Math.floor(rest / 3600);
+  rest -= h * 3600;
+  const m = Math.floor(rest / 60);
+  rest -= m * 60;
+  const s = Number(rest.toFixed(3));
+  return `${h ? h + 'h' : ''}${h || m ? m + 'm' : ''}${s}s`;
+}

@@ -1,0 +1,48 @@
+/** Listen addresses as `-H` takes them: `tcp://host:port`, `host:port`, `:port`, `unix:///path`. */
+import type { Server } from 'node:net';
+import type { Server as HttpServer } from 'node:http';
+import { unlink, chmod } from 'node:fs/promises';
+import { UserError, errorMessage } from './errors';
+
+export type ListenAddress = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string };
+
+export function parseListenAddress(text: string): ListenAddress {
+  const t = text.trim();
+  const i = t.indexOf('://');
+  const scheme = i < 0 ? 'tcp' : t.slice(0, i).toLowerCase();
+  const rest = i < 0 ? t : t.slice(i + 3);
+  if (scheme === 'unix') {
+    if (!rest) throw new UserError(`invalid listen address "${text}": unix:// needs a socket path`);
+    return { kind: 'unix', path: rest };
+  }
+  if (scheme !== 'tcp') throw new UserError(`invalid listen address "${text}": unsupported protocol ${scheme} (use tcp:// or unix://)`);
+  const m = /^(\[[^\]]+\]|[^:]*):(\d+)$/.exec(rest);
+  if (!m) throw new UserError(`invalid listen address "${text}": expected [tcp://]host:port, :port or unix:///path`);
+  const port = Number(m[2]);
+  if (port < 0 || port > 65535) throw new UserError(`invalid listen address "${text}": port must be between 0 and 65535`);
+  const host = m[1]!.replace(/^\[|\]$/g, '') || '0.0.0.0';
+  return { kind: 'tcp', host, port };
+}
+
+export function formatListenAddress(a: ListenAddress): string {
+  return a.kind === 'unix' ? `unix://${a.path}` : `tcp://${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
+}
+
+/** Starts `server` on `addr`, with an error message that says what to do when it cannot. */
+export async function listenOn(server: HttpServer | Server, addr: ListenAddress, hint = ''): Promise<void> {
+  if (addr.kind === 'unix') await unlink(addr.path).catch(() => undefined);
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      const why = err.code === 'EADDRINUSE' ? `address already in use${hint}` : errorMessage(err);
+      reject(new UserError(`cannot listen on ${formatListenAddress(addr)}: ${why}`));
+    };
+    server.once('error', onError);
+    const done = () => {
+      server.off('error', onError);
+      resolve();
+    };
+    if (addr.kind === 'unix') server.listen(addr.path, done);
+    else server.listen(addr.port, addr.host, done);
+  });
+  if (addr.kind === 'unix') await chmod(addr.path, 0o600);
+}

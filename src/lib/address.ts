@@ -10,7 +10,8 @@ export interface HostPort {
  * in the message their context needs.
  */
 export function parseHostPort(text: string): HostPort | { error: string } {
-  const m = /^\[([0-9a-fA-F:.%a-zA-Z]+)\]:(\d+)$/.exec(text) ?? /^([^:\s\[\]]+):(\d+)$/.exec(text);
+  const v6 = /^\[([0-9a-fA-F:.]+(%[A-Za-z0-9_.-]+)?)\]:(\d+)$/.exec(text);
+  const m = v6 ? [text, v6[1], v6[3]] : /^([^:\s[\]]+):(\d+)$/.exec(text);
   if (!m) {
     if (!text.includes(':')) return { error: `address ${text}: missing port in address` };
     return { error: `address ${text}: expected host:port` };
@@ -20,7 +21,7 @@ export function parseHostPort(text: string): HostPort | { error: string } {
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
     return { error: `address ${text}: port must be between 1 and 65535` };
   }
-  if (!/^[A-Za-z0-9._%:-]+$/.test(host)) return { error: `address ${text}: invalid host "${host}"` };
+  if (!v6 && !/^[A-Za-z0-9._-]+$/.test(host)) return { error: `address ${text}: invalid host "${host}"` };
   return { host, port };
 }
 

@@ -11,7 +11,8 @@ export const MAX_RANGE_SIZE = 65536;
 export function expandRange(entry: string): string[] {
   const m = RANGE.exec(entry);
   if (!m) {
-    if (/\[\s*-?\d*\s*:?\s*-?\d*\s*\]/.test(entry) && !entry.startsWith('[')) {
+    const ipv6 = /^\[[^\]]*\]:\d+$/.test(entry);
+    if (!ipv6 && /[[\]]/.test(entry)) {
       throw new UserError(`invalid range in "${entry}": expected [from:to] with whole numbers`);
     }
     return [entry];

@@ -3,12 +3,14 @@
  * disk, so it uses this map (the "explicit" command strategy in package.json).
  */
 import Create from './commands/create';
+import HelpCommand from './commands/help';
 import Join from './commands/join';
 import List from './commands/list';
 import TokenServer from './commands/token-server';
 
 export const COMMANDS = {
   create: Create,
+  help: HelpCommand,
   join: Join,
   list: List,
   'token-server': TokenServer,

@@ -57,6 +57,13 @@ describe('global CLI', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^swarm version \d+\.\d+\.\d+ \([0-9a-f]{7,}\)\n$/);
   });
+  test('help, -h and -v work as in v1', async () => {
+    const help = await swarm.run(['help', 'list']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('--timeout');
+    expect((await swarm.run(['list', '-h'])).stdout).toBe(help.stdout);
+    expect((await swarm.run(['-v'])).stdout).toStartWith('swarm version ');
+  });
   test('command help explains flags and discovery URL forms', async () => {
     const r = await swarm.run(['join', '--help']);
     expect(r.code).toBe(0);

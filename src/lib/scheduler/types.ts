@@ -45,6 +45,10 @@ export interface NodeSnapshot {
   ip: string;
   /** Built-ins (storagedriver, kernelversion, operatingsystem, ostype) and daemon --label pairs. */
   labels: Record<string, string>;
+  /**
+   * Raw engine NCPU and MemTotal (bytes), WITHOUT overcommit: the strategies add `swarm.overcommit`
+   * themselves (capacity = raw + raw×percent/100 in integer math, as v1 does).
+   */
   totalCpus: number;
   totalMemory: number;
   /** 0..100: 0 when not healthy; 100 − failures×100/retry otherwise (spec §4.2). */
@@ -54,4 +58,45 @@ export interface NodeSnapshot {
   /** Every container on the node, any state, plus pending reservations. */
   containers: ContainerSnapshot[];
   images: ImageSnapshot[];
+}
+
+/** A Docker JSON value (the body of POST /containers/create and friends). */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+export type JsonObject = { [key: string]: JsonValue };
+
+/**
+ * One container create as the scheduler sees it: what it asks for (resources, ports, dependencies)
+ * and the placement expressions. Built by `parseCreateRequest` (request.ts); treat as immutable.
+ */
+export interface ContainerRequest {
+  /** Requested container name without a leading slash; '' when none. */
+  name: string;
+  image: string;
+  /** Raw expression texts (`node==n1`, `region==~us*`), parsed by the filters. */
+  constraints: string[];
+  affinities: string[];
+  whitelists: string[];
+  reschedulePolicies: string[];
+  /** HostConfig.Memory in bytes (0 = no reservation). */
+  memory: number;
+  /** HostConfig.CpuShares reinterpreted as a number of CPUs (0 = no reservation). */
+  cpus: number;
+  /** HostConfig.PortBindings flattened, in body order. */
+  portBindings: PortBinding[];
+  /** Config.ExposedPorts keys. */
+  exposedPorts: string[];
+  /** HostConfig.NetworkMode as given ('' when absent). */
+  networkMode: string;
+  /** HostConfig.VolumesFrom entries (`name[:ro|rw]`). */
+  volumesFrom: string[];
+  /** HostConfig.Links entries (`name:alias`). */
+  links: string[];
+  /** Container labels after the swarm labels were written back. */
+  labels: Record<string, string>;
+  /**
+   * The cleaned create body to send to an engine: Env without the scheduler entries, merged expression
+   * arrays in the com.docker.swarm.* labels, legacy top-level resources merged into HostConfig.
+   * HostConfig.CpuShares still counts CPUs: convert with `engineCreateBody` for the chosen engine.
+   */
+  config: JsonObject;
 }

@@ -1,0 +1,117 @@
+/**
+ * The strategy contract and v1's weighing (scheduler/strategy/weighted_node.go), in integer math:
+ * capacity = raw + raw×pct/100 with pct = trunc(overcommit×100); a node smaller than the request is
+ * skipped; cpuScore = (used+req)×100/capacity (100 when no CPUs requested), memScore likewise; the node
+ * is eligible only if both ≤ 100; weight = cpuScore + memScore + healthFactor × healthIndicator.
+ */
+import type { ContainerRequest, NodeSnapshot } from '../types';
+
+export const DEFAULT_OVERCOMMIT = 0.05;
+export const NO_RESOURCES = 'no resources available to schedule container';
+
+export interface StrategyOptions {
+  /** `swarm.overcommit` (default 0.05; −0.2 under-commits). */
+  overcommit?: number;
+  /** Beyond v1: spread's tie-break counts only running (and pending) containers, not stopped ones. */
+  spreadCountsRunningOnly?: boolean;
+  /** Random source in [0, 1) for the random strategy (default Math.random). */
+  rng?: () => number;
+}
+
+export interface NodeScore {
+  cpuScore: number;
+  memoryScore: number;
+  weight: number;
+}
+
+export interface RankedNode {
+  node: NodeSnapshot;
+  /** Absent for the random strategy, which does not weigh. */
+  score?: NodeScore;
+}
+
+export type RankResult =
+  | { ok: true; ranked: RankedNode[] }
+  | { ok: false; error: string; /** node ID → why it cannot take the request */ rejected: Map<string, string> };
+
+export interface Strategy {
+  /** `spread`, `binpack`, `random`. */
+  readonly name: string;
+  rank(nodes: readonly NodeSnapshot[], request: ContainerRequest, options?: StrategyOptions): RankResult;
+}
+
+/** v1 keeps the overcommit ratio as an integer percent: int64(ratio × 100). */
+export function overcommitPercent(ratio: number): number {
+  return Math.trunc(ratio * 100);
+}
+
+/** A raw engine amount with overcommit applied as v1 does: raw + raw×pct/100 (integer division). */
+export function withOvercommit(raw: number, ratio: number = DEFAULT_OVERCOMMIT): number {
+  return raw + Math.trunc((raw * overcommitPercent(ratio)) / 100);
+}
+
+export function usedCpus(node: NodeSnapshot): number {
+  let sum = 0;
+  for (const c of node.containers) sum += c.cpus;
+  return sum;
+}
+
+export function usedMemory(node: NodeSnapshot): number {
+  let sum = 0;
+  for (const c of node.containers) sum += c.memory;
+  return sum;
+}
+
+const RUNNING_STATES = new Set(['running', 'restarting', 'paused', 'pending']);
+
+/** Containers counted by the tie-break: all of them (v1), or only live ones (running/paused/restarting/pending). */
+export function containerCount(node: NodeSnapshot, runningOnly = false): number {
+  if (!runningOnly) return node.containers.length;
+  let n = 0;
+  for (const c of node.containers) if (RUNNING_STATES.has(c.state)) n++;
+  return n;
+}
+
+export interface Weighed {
+  node: NodeSnapshot;
+  score: NodeScore;
+}
+
+/**
+ * v1's weighNodes with a health factor (−10 for spread, +10 for binpack). Returns the eligible nodes in
+ * input order, or the rejections when none is.
+ */
+export function weighNodes(
+  nodes: readonly NodeSnapshot[],
+  request: ContainerRequest,
+  healthFactor: number,
+  overcommit: number = DEFAULT_OVERCOMMIT,
+): { ok: true; weighed: Weighed[] } | { ok: false; rejected: Map<string, string> } {
+  const weighed: Weighed[] = [];
+  const rejected = new Map<string, string>();
+  const reqCpus = request.cpus;
+  const reqMemory = request.memory;
+  for (const node of nodes) {
+    const totalMemory = withOvercommit(node.totalMemory, overcommit);
+    const totalCpus = withOvercommit(node.totalCpus, overcommit);
+    const memTooSmall = totalMemory < reqMemory;
+    const cpuTooSmall = totalCpus < reqCpus;
+    if (memTooSmall || cpuTooSmall) {
+      rejected.set(node.id, insufficient(cpuTooSmall, memTooSmall, 'node too small'));
+      continue;
+    }
+    const cpuScore = reqCpus > 0 ? Math.trunc(((usedCpus(node) + reqCpus) * 100) / totalCpus) : 100;
+    const memoryScore = reqMemory > 0 ? Math.trunc(((usedMemory(node) + reqMemory) * 100) / totalMemory) : 100;
+    if (cpuScore <= 100 && memoryScore <= 100) {
+      weighed.push({ node, score: { cpuScore, memoryScore, weight: cpuScore + memoryScore + healthFactor * node.healthIndicator } });
+    } else {
+      rejected.set(node.id, insufficient(cpuScore > 100, memoryScore > 100, 'reserved'));
+    }
+  }
+  return weighed.length > 0 ? { ok: true, weighed } : { ok: false, rejected };
+}
+
+function insufficient(cpu: boolean, memory: boolean, why: string): string {
+  const what = cpu && memory ? 'cpus and memory' : cpu ? 'cpus' : 'memory';
+  return `insufficient ${what} (${why})`;
+}

@@ -7,7 +7,12 @@ export const DISCOVERY_HELP = `Discovery URL forms (or set SWARM_DISCOVERY):
   token://<host>:<port>/v1/<token> token service named inline (v1 form)
   nodes://<ip>:<port>,<ip>:<port>  static list ("nodes://" may be left out)
   nodes://10.0.0.[10:20]:2375      ranges: 10.0.0.10 to 10.0.0.20
-  file:///path/to/file             one host:port a line, # comments`;
+  file:///path/to/file             one host:port a line, # comments
+  etcd://<ip>:2379,<ip>:2379/<prefix>   etcd v3 (TTL = lease)
+  consul://<ip>:8500/<prefix>      Consul KV (TTL = session)
+  zk://<ip>:2181,<ip>:2181/<prefix>     ZooKeeper (ephemeral nodes)
+KV stores keep nodes under <prefix>/docker/swarm/nodes (--discovery-opt kv.path=...);
+TLS to etcd/Consul: --discovery-opt kv.cacertfile=,kv.certfile=,kv.keyfile=`;
 
 export const discoveryArg = Args.string({
   name: 'discovery',

@@ -10,6 +10,9 @@ const backends: Record<string, () => Promise<DiscoveryFactory>> = {
   nodes: async () => (await import('./nodes')).createNodesDiscovery,
   file: async () => (await import('./file')).createFileDiscovery,
   token: async () => (await import('./token')).createTokenDiscovery,
+  etcd: async () => (await import('./etcd')).createEtcdDiscovery,
+  consul: async () => (await import('./consul')).createConsulDiscovery,
+  zk: async () => (await import('./zk')).createZkDiscovery,
 };
 
 export function supportedSchemes(): string[] {

@@ -11,9 +11,13 @@
 # cgroup mounts from dockerd). Run `scripts/testbed.sh help` for the commands and options.
 set -euo pipefail
 
-readonly PREFIX=swarmtb
-readonly BRIDGE=swarmtb0
-readonly NET=10.99.0                     # the testbed /24
+# TESTBED_ID (1-9) runs another, independent testbed beside the default one: its own names, subnet
+# 10.99.ID.0/24 and state dir, so several test runs can share a machine.
+readonly ID=${TESTBED_ID:-}
+case "$ID" in '' | [1-9]) ;; *) echo "testbed: error: TESTBED_ID must be a digit from 1 to 9, got '$ID'" >&2; exit 1 ;; esac
+readonly PREFIX=swarmtb$ID
+if [ -n "$ID" ]; then readonly BRIDGE=swarmtb$ID-br; else readonly BRIDGE=swarmtb0; fi
+readonly NET=10.99.${ID:-0}             # the testbed /24
 readonly BRIDGE_IP=$NET.1
 readonly PORT=2375
 readonly REGISTRY_ADDR=$BRIDGE_IP:5000
@@ -28,7 +32,7 @@ readonly REQUIRED_PACKAGES=(docker.io busybox-static iproute2 btrfs-progs docker
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(cd "$SCRIPT_DIR/.." && pwd)
-D=${TESTBED_DIR:-$REPO_DIR/.testbed}
+D=${TESTBED_DIR:-$REPO_DIR/.testbed$ID}
 case "$D" in /?*) D=${D%/} ;; *) echo "testbed: error: TESTBED_DIR must be an absolute path other than /, got '$D'" >&2; exit 1 ;; esac
 DOCKER=${TESTBED_DOCKER:-docker}
 QUIET=0
@@ -75,6 +79,8 @@ Options of `up` (an option naming a host takes I:VALUE, where I is a host number
   --timeout SECS       bound for waiting on all engines (default 120)
 
 Environment:
+  TESTBED_ID           1-9: a second, independent testbed (names swarmtbID-*, bridge swarmtbID-br,
+                       subnet 10.99.ID.0/24, state dir <repo>/.testbedID); unset: the default one
   TESTBED_DIR          state dir (default <repo>/.testbed): hosts file, logs, data roots
   TESTBED_STORAGE      same as --storage
   TESTBED_LABELS_<I>   space-separated K=V engine labels for host I, e.g.
@@ -268,7 +274,7 @@ down_all() {
   for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$PREFIX-" || true); do
     ip netns del "$ns" 2>/dev/null || true
   done
-  for link in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1 | grep "^$PREFIX" || true); do
+  for link in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1 | grep -E "^($PREFIX-|$BRIDGE\$)" || true); do
     ip link del "$link" 2>/dev/null || true
   done
   while iptables -D FORWARD -i "$BRIDGE" -o "$BRIDGE" -m comment --comment "$FWD_COMMENT" -j ACCEPT 2>/dev/null; do :; done
@@ -298,7 +304,7 @@ leftovers() {
   local out=""
   [ -n "$(cg_pids "$PREFIX")" ] && out+=" processes"
   ip netns list 2>/dev/null | grep -q "^$PREFIX-" && out+=" netns"
-  ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | grep -q "^$PREFIX" && out+=" links"
+  ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1 | grep -qE "^($PREFIX-|$BRIDGE\$)" && out+=" links"
   grep -q -e " $RUN_DIR" -e " $D" /proc/self/mountinfo && out+=" mounts"
   echo "$out"
 }
@@ -415,7 +421,7 @@ write_dockerd_args() {
     --pidfile "$run/dockerd.pid"
     -H "unix://$run/docker.sock"
     -H "tcp://$ip:$PORT"
-    --bip "10.128.$i.1/24"
+    --bip "10.$((128 + ${ID:-0})).$i.1/24"
     --storage-driver "$driver"
     --cgroup-parent "/$PREFIX/node-$i/containers"
   )

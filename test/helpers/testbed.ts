@@ -13,7 +13,9 @@ const REPO = resolve(import.meta.dir, '../..');
 export const TESTBED_SCRIPT = join(REPO, 'scripts/testbed.sh');
 
 /** The registry `testbedUp(n, { registry: true })` starts. */
-export const TESTBED_REGISTRY = '10.99.0.1:5000';
+/** TESTBED_ID (1-9) selects an independent testbed on subnet 10.99.ID.0/24; unset, the default one. */
+export const TESTBED_ID = process.env.TESTBED_ID ?? '';
+export const TESTBED_REGISTRY = `10.99.${TESTBED_ID || '0'}.1:5000`;
 
 export interface TestbedHost {
   /** 1-based host number, the I of kill-engine I */
@@ -62,7 +64,7 @@ export interface CliOptions {
 
 /** The testbed's state dir ($TESTBED_DIR or <repo>/.testbed). */
 export function testbedDir(): string {
-  return process.env.TESTBED_DIR ?? join(REPO, '.testbed');
+  return process.env.TESTBED_DIR ?? join(REPO, `.testbed${TESTBED_ID}`);
 }
 
 /** Whether this process may run the testbed (it needs root). */

@@ -24,12 +24,14 @@ afterAll(async () => {
   await testbedDown();
 }, 120_000);
 
+const net = process.env.TESTBED_ID || '0';
+
 describe('testbed', () => {
   test('three hosts in the hosts file', () => {
     expect(hosts.map((h) => `${h.name} ${h.addr} ${h.storageDriver}`)).toEqual([
-      'node-1 10.99.0.11:2375 overlay2',
-      'node-2 10.99.0.12:2375 btrfs',
-      'node-3 10.99.0.13:2375 vfs',
+      `node-1 10.99.${net}.11:2375 overlay2`,
+      `node-2 10.99.${net}.12:2375 btrfs`,
+      `node-3 10.99.${net}.13:2375 vfs`,
     ]);
     expect(readHosts()).toEqual(hosts);
   });

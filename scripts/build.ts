@@ -4,7 +4,7 @@
  * The binary must not read .env or bunfig.toml from the directory it runs in.
  */
 import { $, type BunPlugin } from 'bun';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
@@ -44,13 +44,15 @@ function etcd3ProtoPlugin(): BunPlugin {
 }
 
 const commit = (await $`git rev-parse --short HEAD`.quiet().nothrow()).stdout.toString().trim() || 'unknown';
-await rm('dist', { recursive: true, force: true });
 await mkdir('dist', { recursive: true });
+// Built under a temporary name and renamed into place, so a test copying dist/swarm while a build
+// runs never sees half a binary.
+const partial = `dist/.swarm-${process.pid}`;
 
 const result = await Bun.build({
   entrypoints: ['bin/swarm.ts', 'src/commands.ts'],
   compile: {
-    outfile: 'dist/swarm',
+    outfile: partial,
     autoloadDotenv: false,
     autoloadBunfig: false,
   },
@@ -66,7 +68,9 @@ const result = await Bun.build({
 });
 
 if (!result.success) {
+  await rm(partial, { force: true });
   for (const message of result.logs) console.error(message);
   process.exit(1);
 }
+await rename(partial, 'dist/swarm');
 console.error(`built dist/swarm (${commit})`);

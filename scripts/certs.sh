@@ -5,6 +5,7 @@
 # DIR/server-cert.pem, server-key.pem   serverAuth+clientAuth, SANs: 127.0.0.1, localhost and each IP
 # DIR/client-cert.pem, client-key.pem   clientAuth (the docker CLI's cert.pem/key.pem)
 # DIR/other-ca.pem, other-client-cert.pem, other-client-key.pem   a second CA and a client it signed
+# DIR/other-server-cert.pem, other-server-key.pem   a server cert (same SANs) the second CA signed
 # DIR/docker/{ca,cert,key}.pem     the client set laid out for DOCKER_CERT_PATH
 set -euo pipefail
 dir=${1:?usage: scripts/certs.sh DIR [IP ...]}
@@ -29,6 +30,7 @@ cert ca server serverAuth,clientAuth "$sans"
 cert ca client clientAuth ""
 ca other-ca
 cert other-ca other-client clientAuth ""
+cert other-ca other-server serverAuth,clientAuth "$sans"
 cp ca.pem docker/ca.pem
 cp client-cert.pem docker/cert.pem
 cp client-key.pem docker/key.pem

@@ -20,6 +20,7 @@ if [ -n "$ID" ]; then readonly BRIDGE=swarmtb$ID-br; else readonly BRIDGE=swarmt
 readonly NET=10.99.${ID:-0}             # the testbed /24
 readonly BRIDGE_IP=$NET.1
 readonly PORT=2375
+readonly TLS_PORT=2376                   # hosts whose dockerd args include --tls/--tlsverify
 readonly REGISTRY_ADDR=$BRIDGE_IP:5000
 readonly RUN_DIR=/run/$PREFIX            # exec roots, sockets, pid files, namespace files
 readonly NS_DIR=$RUN_DIR/ns
@@ -71,7 +72,9 @@ Options of `up` (an option naming a host takes I:VALUE, where I is a host number
                        host 1 overlay2, host 2 btrfs, host 3 vfs); hosts past the list use overlay2.
                        Drivers: overlay2, btrfs (a loop-mounted btrfs image of its own), vfs
   --label I:K=V        engine label (dockerd --label K=V) for host I; repeatable
-  --dockerd-arg I:ARG  extra dockerd argument for host I, e.g. --dockerd-arg 2:--debug; repeatable
+  --dockerd-arg I:ARG  extra dockerd argument for host I, e.g. --dockerd-arg 2:--debug; repeatable.
+                       With --tls/--tlsverify (and --tlscacert=/--tlscert=/--tlskey=) the host serves
+                       TLS on 10.99.0.(10+i):2376 instead of plain 2375 (the hosts file says 2376)
   --registry           run a registry (Debian's docker-registry) at 10.99.0.1:5000, make every
                        engine trust it (--insecure-registry) and push busybox there
                        as 10.99.0.1:5000/busybox:latest
@@ -116,6 +119,11 @@ host_netns() { echo "$PREFIX-node-$1"; }
 host_veth() { echo "$PREFIX-v$1"; }
 host_dir() { echo "$D/node-$1"; }
 host_run() { echo "$RUN_DIR/node-$1"; }
+# A host started with --tls*/--tlsverify* dockerd args serves TLS on $TLS_PORT (marker file "tls");
+# the script itself then reaches it over its plain unix socket.
+host_tls() { [ -f "$(host_dir "$1")/tls" ]; }
+host_port() { if host_tls "$1"; then echo "$TLS_PORT"; else echo "$PORT"; fi; }
+host_api() { if host_tls "$1"; then echo "unix://$(host_run "$1")/docker.sock"; else echo "tcp://$(host_ip "$1"):$PORT"; fi; }
 
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
@@ -177,7 +185,7 @@ tcp_open() { timeout 2 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; }
 # Is host i's engine API answering? (timeout -s KILL would kill timeout itself and make bash
 # print "Killed"; TERM then KILL is quiet)
 api_ok() {
-  timeout -k 2 4 "$DOCKER" -H "tcp://$(host_ip "$1"):$PORT" version --format '{{.Server.Version}}' >/dev/null 2>&1
+  timeout -k 2 4 "$DOCKER" -H "$(host_api "$1")" version --format '{{.Server.Version}}' >/dev/null 2>&1
 }
 
 # Is the process alive (and not a zombie waiting for us)?
@@ -305,7 +313,9 @@ leftovers() {
   [ -n "$(cg_pids "$PREFIX")" ] && out+=" processes"
   ip netns list 2>/dev/null | grep -q "^$PREFIX-" && out+=" netns"
   ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1 | grep -qE "^($PREFIX-|$BRIDGE\$)" && out+=" links"
-  grep -q -e " $RUN_DIR" -e " $D" /proc/self/mountinfo && out+=" mounts"
+  # Whole path components only: /run/swarmtb must not match another test bed's /run/swarmtb6.
+  awk -v r="$RUN_DIR" -v d="$D" '$5 == r || $5 == d || index($5, r "/") == 1 || index($5, d "/") == 1 { f = 1 } END { exit !f }' \
+    /proc/self/mountinfo && out+=" mounts"
   echo "$out"
 }
 
@@ -446,6 +456,12 @@ write_dockerd_args() {
   done
   # An explicit --tls=false skips dockerd's 15 s "insecure TCP" startup delay.
   [ "$tls_given" = 1 ] || args+=(--tls=false)
+  # TLS hosts listen on $TLS_PORT instead of $PORT (do not pass -H tcp://...:2376 yourself).
+  rm -f "$dir/tls"
+  if [ "$tls_given" = 1 ]; then
+    touch "$dir/tls"
+    args=("${args[@]/#tcp:\/\/$ip:$PORT/tcp://$ip:$TLS_PORT}")
+  fi
   args+=("${extra[@]+"${extra[@]}"}")
   printf '%s\n' "${args[@]}" >"$dir/dockerd.args"
 }
@@ -626,7 +642,7 @@ cmd_up() {
     wait "$bb_pid" || { cat "$D/image-build.log" >&2; die "building the busybox image failed"; }
     for i in $(seq 1 "$n"); do
       ip=$(host_ip "$i")
-      timeout -k 5 120 "$DOCKER" -H "tcp://$ip:$PORT" load -q -i "$D/busybox.tar" >"$(host_dir "$i")/image-load.log" 2>&1 &
+      timeout -k 5 120 "$DOCKER" -H "$(host_api "$i")" load -q -i "$D/busybox.tar" >"$(host_dir "$i")/image-load.log" 2>&1 &
       pids+=($!)
     done
     for p in "${pids[@]}"; do wait "$p" || failed=1; done
@@ -637,7 +653,7 @@ cmd_up() {
   # Check the engines are distinct and use the requested drivers.
   local info ids="" names="" id name drv
   for i in $(seq 1 "$n"); do
-    info=$(timeout -k 5 20 "$DOCKER" -H "tcp://$(host_ip "$i"):$PORT" info --format '{{.ID}} {{.Name}} {{.Driver}}') ||
+    info=$(timeout -k 5 20 "$DOCKER" -H "$(host_api "$i")" info --format '{{.ID}} {{.Name}} {{.Driver}}') ||
       die "docker info failed on host $i"
     read -r id name drv <<<"$info"
     [ "$drv" = "$(cat "$(host_dir "$i")/storage")" ] || die "host $i uses storage driver $drv, wanted $(cat "$(host_dir "$i")/storage")"
@@ -649,7 +665,7 @@ cmd_up() {
 
   if [ "$REGISTRY" = 1 ] && [ "$load_image" = 1 ]; then
     local h1
-    h1="tcp://$(host_ip 1):$PORT"
+    h1=$(host_api 1)
     timeout -k 5 30 "$DOCKER" -H "$h1" tag busybox:latest "$REGISTRY_ADDR/busybox:latest"
     timeout -k 5 120 "$DOCKER" -H "$h1" push -q "$REGISTRY_ADDR/busybox:latest" >/dev/null ||
       die "pushing busybox to the registry failed"
@@ -658,7 +674,7 @@ cmd_up() {
 
   {
     for i in $(seq 1 "$n"); do
-      echo "$(host_name "$i") $(host_ip "$i") $PORT $(cat "$(host_dir "$i")/storage")"
+      echo "$(host_name "$i") $(host_ip "$i") $(host_port "$i") $(cat "$(host_dir "$i")/storage")"
     done
   } >"$D/hosts.tmp"
   mv "$D/hosts.tmp" "$D/hosts"

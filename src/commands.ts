@@ -6,6 +6,7 @@ import Create from './commands/create';
 import HelpCommand from './commands/help';
 import Join from './commands/join';
 import List from './commands/list';
+import Manage from './commands/manage';
 import TokenServer from './commands/token-server';
 
 export const COMMANDS = {
@@ -13,5 +14,6 @@ export const COMMANDS = {
   help: HelpCommand,
   join: Join,
   list: List,
+  manage: Manage,
   'token-server': TokenServer,
 };

@@ -23,6 +23,7 @@ export interface TestbedHost {
   /** engine name (its hostname): node-1, node-2, ... */
   name: string;
   ip: string;
+  /** 2375, or 2376 for a host given --tls/--tlsverify dockerd args (it then serves only TLS) */
   port: number;
   /** ip:port */
   addr: string;

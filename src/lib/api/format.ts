@@ -1,0 +1,67 @@
+/** Human renderings Docker uses: durations in `docker ps` Status, binary sizes in `docker info`. */
+
+/** go-units HumanDuration. */
+export function humanDuration(ms: number): string {
+  const seconds = Math.floor(ms / 1000);
+  if (seconds < 1) return 'Less than a second';
+  if (seconds === 1) return '1 second';
+  if (seconds < 60) return `${seconds} seconds`;
+  const minutes = Math.floor(ms / 60_000);
+  if (minutes === 1) return 'About a minute';
+  if (minutes < 60) return `${minutes} minutes`;
+  const hours = Math.floor(ms / 3_600_000 + 0.5);
+  if (hours === 1) return 'About an hour';
+  if (hours < 48) return `${hours} hours`;
+  if (hours < 24 * 7 * 2) return `${Math.floor(hours / 24)} days`;
+  if (hours < 24 * 30 * 2) return `${Math.floor(hours / 24 / 7)} weeks`;
+  if (hours < 24 * 365 * 2) return `${Math.floor(hours / 24 / 30)} months`;
+  return `${Math.floor(hours / 24 / 365)} years`;
+}
+
+const BINARY = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
+
+/** go-units BytesSize with v1's spacing: `1 GiB`, `2.053 GiB`. */
+export function bytesSize(n: number): string {
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < BINARY.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${Number(v.toPrecision(4))} ${BINARY[i]}`;
+}
+
+function since(iso: string | undefined, now: number): number {
+  const t = iso ? Date.parse(iso) : NaN;
+  return Number.isFinite(t) ? Math.max(0, now - t) : 0;
+}
+
+/** The Status column of `docker ps`, recomputed from an inspect State (the cached text goes stale). */
+export function containerStatus(state: any, fallback: string, now = Date.now()): string {
+  if (!state || typeof state !== 'object') return fallback;
+  const health = state.Health?.Status;
+  const healthText = health === 'starting' ? ' (health: starting)' : health && health !== 'none' ? ` (${health})` : '';
+  switch (state.Status) {
+    case 'running':
+      return `Up ${humanDuration(since(state.StartedAt, now))}${healthText}`;
+    case 'paused':
+      return `Up ${humanDuration(since(state.StartedAt, now))} (Paused)`;
+    case 'restarting':
+      return `Restarting (${state.ExitCode}) ${humanDuration(since(state.FinishedAt, now))} ago`;
+    case 'exited':
+      return `Exited (${state.ExitCode}) ${humanDuration(since(state.FinishedAt, now))} ago`;
+    case 'created':
+      return 'Created';
+    case 'removing':
+      return 'Removal In Progress';
+    case 'dead':
+      return 'Dead';
+    default:
+      return fallback;
+  }
+}
+
+/** Natural sort (node-2 before node-10). */
+export function naturalCompare(a: string, b: string): number {
+  return a.localeCompare(b, undefined, { numeric: true, sensitivity: 'base' });
+}

@@ -1,0 +1,135 @@
+/**
+ * `GET /info` for the cluster (spec §3.3): cluster totals plus v1's SystemStatus block, which the
+ * docker CLI prints under "Server:" as `Role`, `Strategy`, `Filters`, `Nodes` and one `└` line per
+ * node fact. Pure: takes plain node views, returns the JSON body.
+ */
+import os from 'node:os';
+import { bytesSize, naturalCompare } from './format';
+
+export interface NodeView {
+  name: string;
+  addr: string;
+  id: string;
+  status: string;
+  healthy: boolean;
+  containers: { total: number; running: number; paused: number; stopped: number };
+  images: number;
+  reservedCpus: number;
+  totalCpus: number;
+  reservedMemory: number;
+  totalMemory: number;
+  labels: Record<string, string>;
+  error: string;
+  updatedAt: Date;
+  serverVersion: string;
+  /** Validated (Healthy/Unhealthy): counted in totals. */
+  registered: boolean;
+}
+
+export interface InfoInput {
+  nodes: NodeView[];
+  strategy: string;
+  filters: string[];
+  serverVersion: string;
+  eventsListeners: number;
+  now?: Date;
+  /** --replication: this manager's role and, on a replica, the primary's address (default primary). */
+  role?: { role: string; primary?: string };
+}
+
+function rfc3339(d: Date): string {
+  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+function fmtCpus(n: number): string {
+  return String(Number(n.toFixed(3)));
+}
+
+export function systemStatus(input: InfoInput): [string, string][] {
+  const out: [string, string][] = [
+    ['Role', input.role?.role ?? 'primary'],
+    ...(input.role?.primary ? [['Primary', input.role.primary] as [string, string]] : []),
+    ['Strategy', input.strategy],
+    ['Filters', input.filters.join(', ')],
+    ['Nodes', String(input.nodes.length)],
+  ];
+  const nodes = [...input.nodes].sort((a, b) => naturalCompare(a.name || '(unknown)', b.name || '(unknown)') || naturalCompare(a.addr, b.addr));
+  for (const n of nodes) {
+    const c = n.containers;
+    out.push([' ' + (n.name || '(unknown)'), n.addr]);
+    out.push(['  └ ID', n.id]);
+    out.push(['  └ Status', n.status]);
+    out.push(['  └ Containers', n.healthy ? `${c.total} (${c.running} Running, ${c.paused} Paused, ${c.stopped} Stopped)` : String(c.total)]);
+    out.push(['  └ Reserved CPUs', `${fmtCpus(n.reservedCpus)} / ${n.totalCpus}`]);
+    out.push(['  └ Reserved Memory', `${bytesSize(n.reservedMemory)} / ${bytesSize(n.totalMemory)}`]);
+    const labels = Object.entries(n.labels)
+      .map(([k, v]) => `${k}=${v}`)
+      .sort();
+    out.push(['  └ Labels', labels.join(', ')]);
+    if (n.error) out.push(['  └ Error', n.error]);
+    out.push(['  └ UpdatedAt', rfc3339(n.updatedAt)]);
+    out.push(['  └ ServerVersion', n.serverVersion]);
+  }
+  return out;
+}
+
+export function buildInfo(input: InfoInput): Record<string, unknown> {
+  const reg = input.nodes.filter((n) => n.registered);
+  const sum = (f: (n: NodeView) => number) => reg.reduce((a, n) => a + f(n), 0);
+  return {
+    ID: '',
+    Containers: sum((n) => n.containers.total),
+    ContainersRunning: sum((n) => n.containers.running),
+    ContainersPaused: sum((n) => n.containers.paused),
+    ContainersStopped: sum((n) => n.containers.stopped),
+    Images: sum((n) => n.images),
+    Driver: '',
+    DriverStatus: null,
+    SystemStatus: systemStatus(input),
+    Plugins: { Volume: null, Network: null, Authorization: null, Log: null },
+    MemoryLimit: true,
+    SwapLimit: true,
+    KernelMemory: true,
+    CpuCfsPeriod: true,
+    CpuCfsQuota: true,
+    CPUShares: true,
+    CPUSet: true,
+    PidsLimit: true,
+    IPv4Forwarding: true,
+    BridgeNfIptables: true,
+    BridgeNfIp6tables: true,
+    Debug: false,
+    NFd: 0,
+    OomKillDisable: true,
+    NGoroutines: 0,
+    SystemTime: (input.now ?? new Date()).toISOString(),
+    LoggingDriver: '',
+    CgroupDriver: '',
+    NEventsListener: input.eventsListeners,
+    KernelVersion: os.release(),
+    OperatingSystem: os.type(),
+    OSType: 'linux',
+    Architecture: os.arch() === 'x64' ? 'x86_64' : os.arch(),
+    IndexServerAddress: 'https://index.docker.io/v1/',
+    RegistryConfig: null,
+    NCPU: sum((n) => n.totalCpus),
+    MemTotal: sum((n) => n.totalMemory),
+    GenericResources: null,
+    DockerRootDir: '',
+    HttpProxy: process.env.HTTP_PROXY ?? process.env.http_proxy ?? '',
+    HttpsProxy: process.env.HTTPS_PROXY ?? process.env.https_proxy ?? '',
+    NoProxy: process.env.NO_PROXY ?? process.env.no_proxy ?? '',
+    Name: os.hostname(),
+    Labels: [],
+    ExperimentalBuild: false,
+    ServerVersion: input.serverVersion,
+    Runtimes: {},
+    DefaultRuntime: '',
+    Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
+    LiveRestoreEnabled: false,
+    Isolation: '',
+    InitBinary: '',
+    SecurityOptions: [],
+    Warnings: null,
+  };
+}

@@ -1,0 +1,192 @@
+/** Network and volume routes (spec §3.2): aggregated lists, placement for creates, owners for the rest. */
+import type { Engine } from '../engine/engine';
+import { errorBodyMessage } from '../engine/http';
+import { PlacementError, newSwarmId } from '../manager/scheduling';
+import { passThrough, requireContainer } from './containers';
+import { forward, proxyTo } from './proxy';
+import { HttpError, matchesPattern, parseFilters, readBody, readJson, sendEmpty, sendJson } from './respond';
+import type { RequestCtx, Router } from './router';
+
+const BUILTIN = new Set(['bridge', 'host', 'none']);
+
+export function listNetworks(engines: Engine[], query: URLSearchParams): any[] {
+  const filters = parseFilters(query.get('filters'));
+  for (const [k, vs] of filters) {
+    if (!['name', 'id', 'type', 'label', 'driver', 'node', 'scope'].includes(k)) throw new HttpError(400, `invalid filter '${k}'`);
+    if (k === 'type') for (const v of vs) if (v !== 'custom' && v !== 'builtin') throw new HttpError(400, `invalid filter: 'type'='${v}'`);
+  }
+  const out: any[] = [];
+  const seenGlobal = new Set<string>();
+  for (const engine of engines) {
+    for (const n of engine.networks.values()) {
+      const global = n.Scope === 'global' || n.Scope === 'swarm';
+      if (global) {
+        if (seenGlobal.has(n.Id)) continue;
+        seenGlobal.add(n.Id);
+      }
+      const shown = { ...n, Name: global ? n.Name : `${engine.name}/${n.Name}` };
+      let ok = true;
+      for (const [k, vs] of filters) {
+        if (!vs.length) continue;
+        if (k === 'name') ok = vs.some((v) => shown.Name.includes(v) || n.Name.includes(v));
+        else if (k === 'id') ok = vs.some((v) => n.Id.startsWith(v));
+        else if (k === 'driver') ok = vs.includes(n.Driver);
+        else if (k === 'scope') ok = vs.includes(n.Scope);
+        else if (k === 'node') ok = vs.some((v) => matchesPattern(v, engine.name) || v === engine.id);
+        else if (k === 'type') ok = vs.some((v) => (v === 'builtin') === BUILTIN.has(n.Name));
+        else if (k === 'label')
+          ok = vs.every((v) => {
+            const i = v.indexOf('=');
+            const ls = n.Labels ?? {};
+            return i < 0 ? v in ls : ls[v.slice(0, i)] === v.slice(i + 1);
+          });
+        if (!ok) break;
+      }
+      if (ok) out.push(shown);
+    }
+  }
+  return out;
+}
+
+function requireNetwork(ctx: RequestCtx, ref: string, engine?: Engine): { engine: Engine; network: any } {
+  const hits = ctx.cluster.findNetworks(ref).filter((h) => !engine || h.engine === engine);
+  if (!hits.length) throw new HttpError(404, `network ${ref} not found`);
+  return hits.find((h) => h.engine.isHealthy()) ?? hits[0]!;
+}
+
+async function createNetwork(ctx: RequestCtx): Promise<void> {
+  const body = await readJson<any>(ctx.req);
+  if (!body?.Name) throw new HttpError(400, 'network name is required');
+  let engine: Engine | undefined;
+  const slash = String(body.Name).indexOf('/');
+  if (slash > 0) {
+    engine = ctx.cluster.engineByNode(body.Name.slice(0, slash));
+    if (!engine) throw new HttpError(404, `No such node: ${body.Name.slice(0, slash)}`);
+    body.Name = body.Name.slice(slash + 1);
+  } else {
+    try {
+      const node = ctx.placer.pickNode(ctx.cluster.snapshot());
+      engine = ctx.cluster.engines.get(node.addr)!;
+    } catch (err) {
+      if (err instanceof PlacementError) throw new HttpError(err.status, err.message);
+      throw err;
+    }
+  }
+  const r = await forward(ctx.req, engine, '/networks/create', Buffer.from(JSON.stringify(body)));
+  if (r.status < 300) await engine.refreshNetworks().catch(() => undefined);
+  if (r.status >= 400) throw new HttpError(r.status, errorBodyMessage(r.body));
+  ctx.res.writeHead(201, { 'Content-Type': 'application/json', 'Api-Version': '1.41' });
+  ctx.res.end(r.body);
+}
+
+async function inspectNetwork(ctx: RequestCtx): Promise<void> {
+  const { engine, network } = requireNetwork(ctx, ctx.params.id!);
+  await proxyTo(ctx.req, ctx.res, engine, `/networks/${network.Id}${ctx.search}`);
+}
+
+function connectOrDisconnect(op: 'connect' | 'disconnect') {
+  return async (ctx: RequestCtx) => {
+    const body = await readJson<any>(ctx.req);
+    if (!body?.Container) throw new HttpError(400, 'Container is required');
+    const { engine, container } = requireContainer(ctx.cluster, String(body.Container));
+    const ref = ctx.params.id!;
+    const bare = ref.includes('/') ? ref.slice(ref.indexOf('/') + 1) : ref;
+    const hit = ctx.cluster.findNetworks(ref).find((h) => h.engine === engine) ?? ctx.cluster.findNetworks(bare).find((h) => h.engine === engine);
+    if (!hit) throw new HttpError(404, `network ${ref} not found`);
+    body.Container = container.id;
+    const r = await forward(ctx.req, engine, `/networks/${hit.network.Id}/${op}`, Buffer.from(JSON.stringify(body)));
+    await Promise.all([engine.refreshNetworks(), engine.refreshContainer(container.id)]).catch(() => undefined);
+    passThrough(ctx, r);
+  };
+}
+
+async function removeNetwork(ctx: RequestCtx): Promise<void> {
+  const { engine, network } = requireNetwork(ctx, ctx.params.id!);
+  const r = await forward(ctx.req, engine, `/networks/${network.Id}`, Buffer.alloc(0));
+  await engine.refreshNetworks().catch(() => undefined);
+  if (r.status >= 400) throw new HttpError(r.status, errorBodyMessage(r.body));
+  sendEmpty(ctx.res, 204);
+}
+
+// ---- volumes --------------------------------------------------------------------------------------
+
+export function listVolumes(engines: Engine[], query: URLSearchParams): any {
+  const filters = parseFilters(query.get('filters'));
+  for (const k of filters.keys()) if (!['name', 'node', 'label', 'driver', 'dangling'].includes(k)) throw new HttpError(400, `invalid filter '${k}'`);
+  const out: any[] = [];
+  for (const engine of engines) {
+    for (const v of engine.volumes.values()) {
+      const shown = { ...v, Name: v.Driver === 'local' ? `${engine.name}/${v.Name}` : v.Name };
+      let ok = true;
+      for (const [k, vs] of filters) {
+        if (!vs.length) continue;
+        if (k === 'name') ok = vs.some((x) => shown.Name.includes(x));
+        else if (k === 'node') ok = vs.some((x) => matchesPattern(x, engine.name) || x === engine.id);
+        else if (k === 'driver') ok = vs.includes(v.Driver);
+        else if (k === 'label')
+          ok = vs.every((x) => {
+            const i = x.indexOf('=');
+            const ls = v.Labels ?? {};
+            return i < 0 ? x in ls : ls[x.slice(0, i)] === x.slice(i + 1);
+          });
+        if (!ok) break;
+      }
+      if (ok && !(v.Driver !== 'local' && out.some((o) => o.Name === v.Name))) out.push(shown);
+    }
+  }
+  return { Volumes: out, Warnings: null };
+}
+
+async function createVolume(ctx: RequestCtx): Promise<void> {
+  const body = await readJson<any>(ctx.req, {});
+  let engines: Engine[];
+  const name = String(body.Name ?? '');
+  const slash = name.indexOf('/');
+  if (slash > 0) {
+    const e = ctx.cluster.engineByNode(name.slice(0, slash));
+    if (!e) throw new HttpError(404, `No such node: ${name.slice(0, slash)}`);
+    engines = [e];
+    body.Name = name.slice(slash + 1);
+  } else {
+    engines = ctx.cluster.healthy();
+    if (!body.Name) body.Name = newSwarmId();
+  }
+  if (!engines.length) throw new HttpError(500, 'No healthy node available in the cluster');
+  const results = await Promise.all(engines.map(async (e) => ({ e, r: await forward(ctx.req, e, '/volumes/create', Buffer.from(JSON.stringify(body))) })));
+  await Promise.all(results.map(({ e }) => e.refreshVolumes().catch(() => undefined)));
+  const failed = results.find(({ r }) => r.status >= 300);
+  if (failed) throw new HttpError(failed.r.status, `${failed.e.name}: ${errorBodyMessage(failed.r.body)}`);
+  ctx.res.writeHead(201, { 'Content-Type': 'application/json', 'Api-Version': '1.41' });
+  ctx.res.end(results[0]!.r.body);
+}
+
+async function inspectVolume(ctx: RequestCtx): Promise<void> {
+  const hits = ctx.cluster.findVolumes(ctx.params.name!);
+  if (!hits.length) throw new HttpError(404, `get ${ctx.params.name}: no such volume`);
+  const hit = hits.find((h) => h.volume.Driver !== 'local') ?? hits.find((h) => h.engine.isHealthy()) ?? hits[0]!;
+  await proxyTo(ctx.req, ctx.res, hit.engine, `/volumes/${encodeURIComponent(hit.volume.Name)}`);
+}
+
+async function removeVolume(ctx: RequestCtx): Promise<void> {
+  const hits = ctx.cluster.findVolumes(ctx.params.name!);
+  if (!hits.length) throw new HttpError(404, `get ${ctx.params.name}: no such volume`);
+  await readBody(ctx.req);
+  const results = await Promise.all(hits.map(async (h) => ({ h, r: await forward(ctx.req, h.engine, `/volumes/${encodeURIComponent(h.volume.Name)}${ctx.search}`, Buffer.alloc(0)) })));
+  await Promise.all(hits.map((h) => h.engine.refreshVolumes().catch(() => undefined)));
+  const failed = results.find(({ r }) => r.status >= 300);
+  if (failed) throw new HttpError(failed.r.status, errorBodyMessage(failed.r.body));
+  sendEmpty(ctx.res, 204);
+}
+
+export function networkRoutes(router: Router): void {
+  router.add('GET', '/networks', (ctx) => sendJson(ctx.res, 200, listNetworks(ctx.cluster.registered(), ctx.query)));
+  router.add('POST', '/networks/create', createNetwork);
+  router.add('GET', '/networks/{id*}', inspectNetwork);
+  router.add('POST', '/networks/{id*}/connect', connectOrDisconnect('connect'));
+  router.add('POST', '/networks/{id*}/disconnect', connectOrDisconnect('disconnect'));
+  router.add('DELETE', '/networks/{id*}', removeNetwork);
+  router.add('GET', '/volumes', (ctx) => sendJson(ctx.res, 200, listVolumes(ctx.cluster.registered(), ctx.query)));
+  router.add('POST', '/volumes/create', createVolume);
+  router.add('GET', '/volumes/{name*}', inspectVolume);
+  router.add('DELETE', '/volumes/{name*}', removeVolume);
+}

@@ -1,0 +1,166 @@
+/**
+ * Passing requests through to the engine that owns the object: a streaming HTTP proxy (logs -f,
+ * stats, events, archives, pull progress) and a raw socket splice for hijacked streams (attach,
+ * exec start), which must see the engine's `101 UPGRADED` response byte for byte.
+ */
+import http from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Engine } from '../engine/engine';
+import { isConnectionError } from '../engine/health';
+import { connectEngine, connectEvent, engineRequest } from '../engine/http';
+import { explainEngineTlsError } from '../tls';
+import { errorMessage } from '../errors';
+import { log } from '../log';
+import { HttpError, sendError, socketError } from './respond';
+
+const HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'te', 'trailer', 'host']);
+
+function forwardHeaders(h: http.IncomingHttpHeaders): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(h)) if (v !== undefined && !HOP.has(k.toLowerCase())) out[k] = v;
+  return out;
+}
+
+export interface ProxyOptions {
+  /** Body to send instead of streaming the client's. */
+  body?: Buffer;
+  /** Method to use instead of the client's. */
+  method?: string;
+  /** Called once the engine's response finished (refresh the cache). */
+  after?: (status: number) => void | Promise<void>;
+}
+
+/** Streams `req` to `engine` at `path` (bare path + query) and the answer back, flushing as it goes. */
+export function proxyTo(req: http.IncomingMessage, res: http.ServerResponse, engine: Engine, path: string, opts: ProxyOptions = {}): Promise<void> {
+  return new Promise((resolve) => {
+    const headers = forwardHeaders(req.headers);
+    if (opts.body) {
+      delete headers['content-length'];
+      headers['content-length'] = String(opts.body.length);
+    }
+    const up = engineRequest(engine.target, {
+      method: opts.method ?? req.method,
+      path: engine.path(path),
+      headers,
+    });
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      resolve();
+    };
+    res.on('close', () => {
+      if (!res.writableFinished) up.destroy();
+      finish();
+    });
+    up.on('response', (ures) => {
+      engine.noteSuccess();
+      const status = ures.statusCode ?? 502;
+      res.writeHead(status, forwardHeaders(ures.headers));
+      res.flushHeaders?.();
+      ures.on('data', (chunk) => res.write(chunk));
+      ures.on('end', () => {
+        void Promise.resolve(opts.after?.(status))
+          .catch(() => undefined)
+          .finally(() => {
+            res.end();
+            finish();
+          });
+      });
+      ures.on('error', () => {
+        res.end();
+        finish();
+      });
+    });
+    up.on('error', (e) => {
+      const err = engine.target.tls ? explainEngineTlsError(e, engine.addr) : e;
+      if (isConnectionError(err)) engine.noteFailure(err);
+      if (!res.headersSent) sendError(res, 500, `Cannot reach node ${engine.name} (${engine.addr}): ${errorMessage(err)}`);
+      else res.end();
+      finish();
+    });
+    if (opts.body) up.end(opts.body);
+    else if (req.complete && !req.readable) up.end();
+    else req.pipe(up);
+  });
+}
+
+/** Buffered call through the engine with the client's method/headers; returns status and body. */
+export async function forward(
+  req: http.IncomingMessage,
+  engine: Engine,
+  path: string,
+  body?: Buffer,
+  method?: string,
+  /** 0: no timeout (stop/restart/kill wait as long as the engine does). */
+  timeoutMs = 120_000,
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
+  const headers = forwardHeaders(req.headers) as Record<string, string>;
+  delete headers['content-length'];
+  const payload = body ?? Buffer.alloc(0);
+  try {
+    const r = await engine.raw(method ?? req.method ?? 'GET', path, { raw: payload, headers, timeoutMs });
+    return r;
+  } catch (err) {
+    throw new HttpError(500, `Cannot reach node ${engine.name} (${engine.addr}): ${errorMessage(err)}`);
+  }
+}
+
+/**
+ * Splices the client's socket to the engine for a hijacked call. Under bun the request body (exec
+ * start's JSON) arrives as 'data' events on `req` instead of in `head`; both are forwarded. Half-close
+ * passes through in both directions.
+ */
+export function hijack(req: http.IncomingMessage, socket: Duplex, head: Buffer, engine: Engine, path: string): void {
+  const upstream = connectEngine(engine.target, { allowHalfOpen: true });
+  const lines = [`${req.method} ${engine.path(path)} HTTP/1.1`, `Host: ${engine.addr}`];
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    const k = req.rawHeaders[i]!;
+    if (k.toLowerCase() === 'host') continue;
+    lines.push(`${k}: ${req.rawHeaders[i + 1]}`);
+  }
+  const pending: Buffer[] = [];
+  if (head?.length) pending.push(head);
+  let spliced = false;
+  const onData = (chunk: Buffer | string) => {
+    const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    if (spliced) upstream.write(b);
+    else pending.push(b);
+  };
+  if (!req.complete) req.on('data', onData);
+  let connected = false;
+  upstream.setKeepAlive(true, 30_000);
+  upstream.once(connectEvent(engine.target), () => {
+    connected = true;
+    engine.noteSuccess();
+    upstream.write(lines.join('\r\n') + '\r\n\r\n');
+    for (const b of pending) upstream.write(b);
+    pending.length = 0;
+    spliced = true;
+    const splice = () => {
+      socket.on('data', (d: Buffer) => upstream.write(d));
+      socket.on('end', () => upstream.end());
+    };
+    if (!req.complete) req.once('end', splice);
+    else splice();
+    upstream.on('data', (d) => socket.write(d));
+    upstream.on('end', () => socket.end());
+  });
+  upstream.on('error', (e) => {
+    const err = engine.target.tls ? explainEngineTlsError(e, engine.addr) : e;
+    if (!connected) {
+      if (isConnectionError(err)) engine.noteFailure(err);
+      socketError(socket, 500, `Cannot reach node ${engine.name} (${engine.addr}): ${errorMessage(err)}`);
+    } else socket.destroy();
+  });
+  socket.on('error', (err) => {
+    log.debug('Hijacked client socket error', { error: errorMessage(err) });
+    upstream.destroy();
+  });
+  socket.on('close', () => {
+    if (!upstream.destroyed) upstream.destroy();
+  });
+  upstream.on('close', () => {
+    if (!socket.writableEnded) socket.destroy();
+  });
+}

@@ -1,0 +1,84 @@
+/** Route table: `METHOD /path/{param}` patterns, `{name*}` matching across slashes (image names). */
+import type http from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Cluster } from '../manager/cluster';
+import type { Placer } from '../manager/scheduling';
+import type { ReplicaGate } from './replica';
+
+export interface ApiContext {
+  cluster: Cluster;
+  placer: Placer;
+  serverVersion: string;
+  strategy: string;
+  filters: string[];
+  /** --api-enable-cors */
+  cors?: boolean;
+  /** --refresh-on-node-filter */
+  refreshOnNodeFilter?: boolean;
+  /** --container-name-refresh-filter */
+  containerNameRefreshFilter?: string;
+  /** --replication: passes requests to the primary while this manager is a replica. */
+  replica?: ReplicaGate;
+}
+
+export interface RequestCtx extends ApiContext {
+  req: http.IncomingMessage;
+  res: http.ServerResponse;
+  params: Record<string, string>;
+  query: URLSearchParams;
+  /** Path without the /v1.NN prefix and query. */
+  path: string;
+  /** `?query` of the original request ('' when none). */
+  search: string;
+}
+
+export interface UpgradeCtx extends Omit<RequestCtx, 'res'> {
+  socket: Duplex;
+  head: Buffer;
+}
+
+export type Handler = (ctx: RequestCtx) => Promise<void> | void;
+export type UpgradeHandler = (ctx: UpgradeCtx) => Promise<void> | void;
+
+export interface Route {
+  method: string;
+  pattern: string;
+  regex: RegExp;
+  keys: string[];
+  handler: Handler;
+  upgrade?: UpgradeHandler;
+}
+
+export function compile(pattern: string): { regex: RegExp; keys: string[] } {
+  const keys: string[] = [];
+  const src = pattern.replace(/\{(\w+)(\*?)\}/g, (_m, key: string, star: string) => {
+    keys.push(key);
+    return star ? '(.+)' : '([^/]+)';
+  });
+  return { regex: new RegExp(`^${src}/?$`), keys };
+}
+
+export class Router {
+  readonly routes: Route[] = [];
+
+  add(method: string, pattern: string, handler: Handler, upgrade?: UpgradeHandler): this {
+    const { regex, keys } = compile(pattern);
+    for (const m of method.split('|')) this.routes.push({ method: m, pattern, regex, keys, handler, upgrade });
+    return this;
+  }
+
+  /** The route for a request, or whether the path exists under another method. */
+  match(method: string, path: string): { route: Route; params: Record<string, string> } | undefined {
+    for (const route of this.routes) {
+      if (route.method !== method) continue;
+      const m = route.regex.exec(path);
+      if (!m) continue;
+      const params: Record<string, string> = {};
+      route.keys.forEach((k, i) => {
+        params[k] = decodeURIComponent(m[i + 1]!);
+      });
+      return { route, params };
+    }
+    return undefined;
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * The manager's Docker-compatible HTTP API on node:http (Bun.serve cannot hijack connections for
+ * attach/exec). Routes answer bare and under `/v1.NN`; unknown routes are 404.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import type { TlsOptions } from 'node:tls';
+import type { Duplex } from 'node:stream';
+import { compareApiVersions, API_VERSION, stripVersionPrefix } from '../engine/version';
+import { errorMessage } from '../errors';
+import { log } from '../log';
+import { containerRoutes } from './containers';
+import { imageRoutes } from './images';
+import { networkRoutes } from './networks';
+import { HttpError, sendError, socketError } from './respond';
+import { Router, type ApiContext } from './router';
+import { systemRoutes } from './system';
+
+export function buildRouter(): Router {
+  const router = new Router();
+  systemRoutes(router);
+  containerRoutes(router);
+  imageRoutes(router);
+  networkRoutes(router);
+  return router;
+}
+
+function parseTarget(url: string | undefined): { path: string; search: string; query: URLSearchParams; version?: string } {
+  const raw = url ?? '/';
+  const q = raw.indexOf('?');
+  const pathname = q < 0 ? raw : raw.slice(0, q);
+  const search = q < 0 ? '' : raw.slice(q);
+  const { version, path } = stripVersionPrefix(pathname);
+  return { path, search, query: new URLSearchParams(search), version };
+}
+
+function checkVersion(version: string | undefined): void {
+  if (version && compareApiVersions(version, API_VERSION) > 0) {
+    throw new HttpError(400, `client version ${version} is too new. Maximum supported API version is ${API_VERSION}`);
+  }
+}
+
+/** With `tlsOptions` (--tls/--tlsverify) the server is node:https; upgrades (hijack) work the same. */
+export function createApiServer(api: ApiContext, tlsOptions?: TlsOptions): http.Server {
+  const router = buildRouter();
+  const handler: http.RequestListener = async (req, res) => {
+    const t = parseTarget(req.url);
+    const method = req.method ?? 'GET';
+    if (api.cors) {
+      res.setHeader('Access-Control-Allow-Origin', '*');
+      res.setHeader('Access-Control-Allow-Headers', 'Origin, X-Requested-With, Content-Type, Accept');
+      res.setHeader('Access-Control-Allow-Methods', 'GET, POST, DELETE, PUT, OPTIONS, HEAD');
+      if (method === 'OPTIONS') {
+        req.resume();
+        res.writeHead(200);
+        res.end();
+        return;
+      }
+    }
+    // Replica (--replication, not the primary): everything but _ping/info/version goes to the primary.
+    if (api.replica?.intercept(req, res, t.path)) return;
+    try {
+      checkVersion(t.version);
+      const m = router.match(method, t.path);
+      if (!m) {
+        req.resume();
+        throw new HttpError(404, 'page not found');
+      }
+      await m.route.handler({ ...api, req, res, params: m.params, query: t.query, path: t.path, search: t.search });
+    } catch (err) {
+      const status = err instanceof HttpError ? err.status : 500;
+      if (!(err instanceof HttpError)) log.error('API handler failed', { method, path: t.path, error: errorMessage(err) });
+      else log.debug('API error', { method, path: t.path, status, error: err.message });
+      sendError(res, status, errorMessage(err));
+    }
+  };
+  const server: http.Server = tlsOptions ? https.createServer(tlsOptions, handler) : http.createServer(handler);
+  if (tlsOptions) server.on('tlsClientError', (err: Error) => log.debug('TLS handshake with a client failed', { error: errorMessage(err) }));
+  server.on('upgrade', async (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    const t = parseTarget(req.url);
+    if (api.replica?.interceptUpgrade(req, socket, head, t.path)) return;
+    try {
+      checkVersion(t.version);
+      const m = router.match(req.method ?? 'GET', t.path);
+      if (!m?.route.upgrade) throw new HttpError(404, 'page not found');
+      await m.route.upgrade({ ...api, req, socket, head, params: m.params, query: t.query, path: t.path, search: t.search });
+    } catch (err) {
+      socketError(socket, err instanceof HttpError ? err.status : 500, errorMessage(err));
+    }
+  });
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+  });
+  server.keepAliveTimeout = 60_000;
+  return server;
+}

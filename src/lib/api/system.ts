@@ -1,0 +1,167 @@
+/** Local routes (`/_ping`, `/version`), the aggregated `/info`, and the cluster `/events` stream. */
+import os from 'node:os';
+import type { Engine } from '../engine/engine';
+import { API_VERSION, MIN_API_VERSION } from '../engine/version';
+import type { ClusterEvent } from '../manager/cluster';
+import { buildInfo, type NodeView } from './info';
+import { baseHeaders, HttpError, parseFilters, sendJson } from './respond';
+import type { RequestCtx, Router } from './router';
+
+export function nodeView(e: Engine, pendingReservations: { cpus: number; memory: number }[] = []): NodeView {
+  let running = 0,
+    paused = 0,
+    stopped = 0,
+    cpus = 0,
+    memory = 0;
+  for (const c of e.containers.values()) {
+    const st = c.inspect?.State?.Status ?? c.summary?.State;
+    if (st === 'paused') paused++;
+    else if (st === 'running' || st === 'restarting') running++;
+    else stopped++;
+    const hc = c.inspect?.HostConfig ?? {};
+    if (hc.CpuShares) cpus += (hc.CpuShares * e.rawCpus) / 1024;
+    memory += hc.Memory ?? 0;
+  }
+  for (const p of pendingReservations) {
+    cpus += p.cpus;
+    memory += p.memory;
+  }
+  return {
+    name: e.name,
+    addr: e.addr,
+    id: e.id,
+    status: e.stateLabel,
+    healthy: e.isHealthy(),
+    containers: { total: e.containers.size, running, paused, stopped },
+    images: e.images.length,
+    reservedCpus: cpus,
+    totalCpus: e.cpus,
+    reservedMemory: memory,
+    totalMemory: e.memory,
+    labels: e.labels,
+    error: e.health.lastError,
+    updatedAt: e.updatedAt,
+    serverVersion: e.version?.Version ?? '',
+    registered: e.state === 'healthy' || e.state === 'unhealthy',
+  };
+}
+
+let listeners = 0;
+
+/**
+ * `docker events --filter` (beyond v1, which ignored filters): values of one key are ORed, keys ANDed,
+ * as the engine does; `node` matches the node name or ID.
+ */
+export function eventMatches(filters: Map<string, string[]>, ev: ClusterEvent): boolean {
+  const attrs = ev.Actor?.Attributes ?? {};
+  const type = ev.Type ?? 'container';
+  const id = ev.Actor?.ID ?? ev.id ?? '';
+  for (const [key, values] of filters) {
+    if (!values.length) continue;
+    const any = (pred: (v: string) => boolean) => values.some(pred);
+    let ok: boolean;
+    switch (key) {
+      case 'type':
+        ok = any((v) => v === type);
+        break;
+      case 'event':
+        ok = any((v) => v === (ev.Action ?? ev.status) || (ev.Action ?? '').startsWith(v + ':'));
+        break;
+      case 'container':
+        ok = type === 'container' && any((v) => id.startsWith(v) || attrs.name === v);
+        break;
+      case 'image':
+        ok = any((v) => attrs.image === v || (type === 'image' && (id === v || attrs.name === v)));
+        break;
+      case 'network':
+      case 'volume':
+        ok = type === key && any((v) => id.startsWith(v) || attrs.name === v);
+        break;
+      case 'label':
+        ok = any((v) => {
+          const i = v.indexOf('=');
+          return i < 0 ? v in attrs : attrs[v.slice(0, i)] === v.slice(i + 1);
+        });
+        break;
+      case 'node':
+        ok = any((v) => v === ev.node?.Name || v === ev.node?.Id);
+        break;
+      case 'scope':
+        ok = any((v) => v === (ev.scope ?? 'local'));
+        break;
+      default:
+        ok = true;
+    }
+    if (!ok) return false;
+  }
+  return true;
+}
+
+async function events(ctx: RequestCtx): Promise<void> {
+  const untilRaw = ctx.query.get('until');
+  let until: number | undefined;
+  if (untilRaw) {
+    until = Number(untilRaw);
+    if (!Number.isFinite(until)) {
+      const t = Date.parse(untilRaw);
+      if (!Number.isFinite(t)) throw new HttpError(400, `invalid value for until: ${untilRaw}`);
+      until = t / 1000;
+    }
+  }
+  const filters = parseFilters(ctx.query.get('filters'));
+  const res = ctx.res;
+  res.writeHead(200, { ...baseHeaders(), 'Content-Type': 'application/json' });
+  res.flushHeaders?.();
+  listeners++;
+  await new Promise<void>((resolve) => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const onEvent = (ev: ClusterEvent) => {
+      if (until !== undefined && (ev.time ?? 0) > until) return done();
+      if (!eventMatches(filters, ev)) return;
+      res.write(JSON.stringify(ev) + '\n');
+    };
+    const done = () => {
+      ctx.cluster.bus.off('event', onEvent);
+      if (timer) clearTimeout(timer);
+      listeners--;
+      res.end();
+      resolve();
+    };
+    if (until !== undefined) timer = setTimeout(done, Math.max(0, until * 1000 - Date.now()));
+    ctx.cluster.bus.on('event', onEvent);
+    res.on('close', () => {
+      if (!res.writableEnded) done();
+    });
+  });
+}
+
+export function systemRoutes(router: Router): void {
+  const ping = (ctx: RequestCtx) => {
+    ctx.res.writeHead(200, { ...baseHeaders(), 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-cache, no-store, must-revalidate', Pragma: 'no-cache', 'Builder-Version': '1' });
+    ctx.res.end(ctx.req.method === 'HEAD' ? undefined : 'OK');
+  };
+  // HEAD /_ping is what docker CLI v28 tries first; v1 had no route for it (the CLI then fell back to GET).
+  router.add('GET|HEAD', '/_ping', ping);
+  router.add('GET', '/version', (ctx) =>
+    sendJson(ctx.res, 200, {
+      Platform: { Name: 'Docker Swarm (classic)' },
+      Version: ctx.serverVersion,
+      ApiVersion: API_VERSION,
+      MinAPIVersion: MIN_API_VERSION,
+      GitCommit: typeof SWARM_GIT_COMMIT === 'string' ? SWARM_GIT_COMMIT : 'dev',
+      GoVersion: `bun ${process.versions.bun ?? process.version}`,
+      Os: 'linux',
+      Arch: os.arch() === 'x64' ? 'amd64' : os.arch(),
+      KernelVersion: os.release(),
+      Experimental: false,
+      BuildTime: '',
+    }),
+  );
+  router.add('GET', '/info', (ctx) => {
+    const nodes = ctx.cluster.all().map((e) => nodeView(e, ctx.cluster.pending.get(e.addr) ?? []));
+    sendJson(ctx.res, 200, buildInfo({ nodes, strategy: ctx.strategy, filters: ctx.filters, serverVersion: ctx.serverVersion, eventsListeners: listeners, role: ctx.replica?.roleInfo() }));
+  });
+  router.add('GET', '/events', events);
+}
+
+declare const SWARM_GIT_COMMIT: string | undefined;

@@ -1,0 +1,428 @@
+/**
+ * One Docker engine of the cluster: validation, cached state (containers, images, networks, volumes),
+ * refresh loop with back-off, and the /events stream that keeps the cache fresh. Health decisions are
+ * made by the pure EngineHealth; this class only does the I/O and reports transitions to its owner.
+ */
+import { lookup } from 'node:dns/promises';
+import type http from 'node:http';
+import { sleep } from '../discovery/poll';
+import { errorMessage } from '../errors';
+import { log } from '../log';
+import { EngineHealth, isConnectionError, STATE_LABEL, type HealthTransition } from './health';
+import { call, callJson, EngineHttpError, openRequest, targetOf, type CallOptions, type EngineTarget, type RawResponse } from './http';
+import { JsonStreamParser } from './jsonstream';
+import type { EngineTls } from '../tls';
+import { negotiateApiVersion } from './version';
+
+export interface EngineOptions {
+  refreshMinMs: number;
+  refreshMaxMs: number;
+  failureRetry: number;
+  /** swarm.overcommit: fraction added to CPUs and memory. */
+  overcommit: number;
+  /** Timeout of buffered calls. */
+  timeoutMs?: number;
+  /** --tls/--tlsverify: talk TLS to the engine with the manager's certificate. */
+  tls?: EngineTls;
+}
+
+export interface EngineHooks {
+  /** A health transition happened (connect, disconnect, reconnect). */
+  onTransition(engine: Engine, t: Exclude<HealthTransition, null>): void;
+  /** An engine event, after the cache was updated. */
+  onEvent(engine: Engine, event: DockerEvent): void;
+  /** Another registered engine already using `id`, if any. */
+  engineWithId(id: string, self: Engine): Engine | undefined;
+}
+
+export interface DockerEvent {
+  Type?: string;
+  Action?: string;
+  status?: string;
+  id?: string;
+  from?: string;
+  Actor?: { ID?: string; Attributes?: Record<string, string> };
+  scope?: string;
+  time?: number;
+  timeNano?: number;
+  [k: string]: unknown;
+}
+
+export interface CachedContainer {
+  id: string;
+  /** The engine's /containers/json entry. */
+  summary: any;
+  /** The engine's inspect output (config, host config, state). */
+  inspect?: any;
+}
+
+const IGNORED_CONTAINER_ACTIONS = /^(top|resize|exec_|attach|archive|copy|export|detach|commit|extract)/;
+
+export class Engine {
+  readonly target: EngineTarget;
+  readonly health: EngineHealth;
+  id = '';
+  daemonId = '';
+  name = '';
+  ip = '';
+  info: any = {};
+  version: any = {};
+  apiVersion = '1.24';
+  /** Raw capacity as the engine reports it. */
+  rawCpus = 0;
+  rawMemory = 0;
+  labels: Record<string, string> = {};
+  containers = new Map<string, CachedContainer>();
+  images: any[] = [];
+  networks = new Map<string, any>();
+  volumes = new Map<string, any>();
+  /** Exec IDs created through the manager (exec start is routed by them). */
+  execs = new Set<string>();
+  updatedAt = new Date();
+  lastAttempt = 0;
+  private lastInfoAt = 0;
+  private stopper = new AbortController();
+  private wake?: AbortController;
+  private loopsStarted = false;
+  private validating = false;
+
+  constructor(
+    readonly addr: string,
+    readonly opts: EngineOptions,
+    private readonly hooks: EngineHooks,
+  ) {
+    this.target = targetOf(addr, opts.tls);
+    this.health = new EngineHealth(opts.failureRetry);
+  }
+
+  get state() {
+    return this.health.state;
+  }
+
+  get stateLabel(): string {
+    return STATE_LABEL[this.health.state];
+  }
+
+  get cpus(): number {
+    return Math.floor((this.rawCpus * (100 + Math.round(this.opts.overcommit * 100))) / 100);
+  }
+
+  get memory(): number {
+    return Math.floor((this.rawMemory * (100 + Math.round(this.opts.overcommit * 100))) / 100);
+  }
+
+  isHealthy(): boolean {
+    return this.health.state === 'healthy';
+  }
+
+  /** `/v1.NN<path>` at the negotiated version. */
+  path(p: string): string {
+    return `/v${this.apiVersion}${p}`;
+  }
+
+  // ---- calls with health accounting ------------------------------------------------------------
+
+  private report(t: HealthTransition): void {
+    if (t) this.hooks.onTransition(this, t);
+    if (t === 'reconnect') {
+      this.kick();
+      this.startEvents();
+    }
+  }
+
+  /** Records the outcome of any call (refresh, proxy, create) in the health state machine. */
+  noteSuccess(): void {
+    this.report(this.health.success());
+  }
+
+  noteFailure(err: unknown): void {
+    this.report(this.health.failure(errorMessage(err), isConnectionError(err)));
+  }
+
+  private async tracked<T>(p: Promise<T>): Promise<T> {
+    try {
+      const v = await p;
+      this.noteSuccess();
+      return v;
+    } catch (err) {
+      if (!(err instanceof EngineHttpError)) this.noteFailure(err);
+      else this.noteSuccess();
+      throw err;
+    }
+  }
+
+  json<T = any>(method: string, p: string, opts: CallOptions = {}): Promise<T> {
+    return this.tracked(callJson<T>(this.target, method, this.path(p), { timeoutMs: this.opts.timeoutMs ?? 30_000, ...opts }));
+  }
+
+  raw(method: string, p: string, opts: CallOptions = {}): Promise<RawResponse> {
+    return this.tracked(call(this.target, method, this.path(p), { timeoutMs: this.opts.timeoutMs ?? 30_000, ...opts }));
+  }
+
+  /** Runs `fn` over `items`, at most `limit` at a time. */
+  private async eachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+    let next = 0;
+    const worker = async () => {
+      while (next < items.length) await fn(items[next++]!);
+    };
+    await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  }
+
+  open(method: string, p: string, opts: CallOptions = {}): Promise<http.IncomingMessage> {
+    return this.tracked(openRequest(this.target, method, this.path(p), opts));
+  }
+
+  // ---- validation ---------------------------------------------------------------------------------
+
+  /** Connect + info + version + full refresh. Returns true when the engine became Healthy. */
+  async validate(): Promise<boolean> {
+    if (this.validating || this.state === 'disconnected') return false;
+    this.validating = true;
+    this.lastAttempt = Date.now();
+    try {
+      try {
+        this.ip = (await lookup(this.target.host)).address;
+      } catch {
+        this.ip = this.target.host;
+      }
+      const info = await callJson(this.target, 'GET', '/info', { timeoutMs: this.opts.timeoutMs ?? 30_000 });
+      if (!(info?.NCPU > 0) || !(info?.MemTotal > 0)) {
+        throw new Error(`cannot get resources for this engine, make sure ${this.addr} is a Docker Engine, not a Swarm manager`);
+      }
+      const version = await callJson(this.target, 'GET', '/version', { timeoutMs: this.opts.timeoutMs ?? 30_000 });
+      this.version = version;
+      this.apiVersion = negotiateApiVersion(version?.ApiVersion);
+      this.applyInfo(info);
+      const id = `${info.ID}|${this.addr}`;
+      const other = this.hooks.engineWithId(id, this);
+      if (other) throw new Error(`ID duplicated. ${id} shared by this node ${this.addr} and another node ${other.addr}`);
+      this.id = id;
+      this.daemonId = info.ID;
+      await this.refreshAll();
+      if ((this.state as string) === 'disconnected') return false;
+      const t = this.health.validated();
+      this.updatedAt = new Date();
+      if (t) this.hooks.onTransition(this, t);
+      this.startLoops();
+      return true;
+    } catch (err) {
+      this.health.validationFailed(errorMessage(err));
+      log.warn('Engine validation failed, will retry', { addr: this.addr, error: errorMessage(err) });
+      return false;
+    } finally {
+      this.validating = false;
+    }
+  }
+
+  private applyInfo(info: any): void {
+    this.info = info;
+    this.lastInfoAt = Date.now();
+    this.name = info.Name || this.name;
+    this.rawCpus = info.NCPU;
+    this.rawMemory = info.MemTotal;
+    const labels: Record<string, string> = {
+      storagedriver: info.Driver ?? '',
+      kernelversion: info.KernelVersion ?? '',
+      operatingsystem: info.OperatingSystem ?? '',
+      ostype: info.OSType ?? '',
+    };
+    for (const l of (info.Labels ?? []) as string[]) {
+      const i = l.indexOf('=');
+      if (i < 0) throw new Error(`invalid engine label "${l}": expected key=value`);
+      const k = l.slice(0, i);
+      if (k === 'node') {
+        log.warn('Engine label "node" is ignored (it would clash with the node constraint)', { addr: this.addr });
+        continue;
+      }
+      if (!(k in labels)) labels[k] = l.slice(i + 1);
+    }
+    this.labels = labels;
+  }
+
+  // ---- refresh ------------------------------------------------------------------------------------
+
+  async refreshAll(): Promise<void> {
+    await this.refreshContainers(true);
+    await Promise.all([this.refreshImages(), this.refreshNetworks(), this.refreshVolumes()]);
+    this.updatedAt = new Date();
+  }
+
+  async refreshInfo(): Promise<void> {
+    const info = await this.json('GET', '/info');
+    const id = `${info.ID}|${this.addr}`;
+    if (this.id && id !== this.id) {
+      const msg = `Engine (ID: ${this.id}, Addr: ${this.addr}) shows up with another ID:${id}. Please remove it from cluster, it can be added back.`;
+      log.error(msg);
+      this.report(this.health.backToPending(msg));
+      return;
+    }
+    this.applyInfo(info);
+  }
+
+  /** Lists all containers; inspects the new ones (and all of them when `full`). */
+  /** When each container was last re-read or removed one by one (so a slower full refresh does not undo it). */
+  private touchedAt = new Map<string, number>();
+  private removedAt = new Map<string, number>();
+
+  /** Drops a container from the cache (destroy event, removal through the API). */
+  forgetContainer(id: string): void {
+    this.containers.delete(id);
+    this.removedAt.set(id, Date.now());
+  }
+
+  async refreshContainers(full = false): Promise<void> {
+    const started = Date.now();
+    const list: any[] = ((await this.json('GET', '/containers/json?all=1')) as any[]).filter((s) => !((this.removedAt.get(s.Id) ?? 0) >= started));
+    const next = new Map<string, CachedContainer>();
+    await this.eachLimited(list, 8, async (s) => {
+      const old = this.containers.get(s.Id);
+      const entry: CachedContainer = { id: s.Id, summary: s, inspect: old?.inspect };
+      if (full || !old?.inspect || s.State === 'restarting' || old.summary?.State !== s.State) {
+        try {
+          entry.inspect = await this.json('GET', `/containers/${s.Id}/json`);
+        } catch {
+          /* gone meanwhile */
+        }
+      }
+      next.set(s.Id, entry);
+    });
+    // Containers re-read individually while the list was in flight are newer than the list.
+    for (const [id, c] of this.containers) if ((this.touchedAt.get(id) ?? 0) >= started) next.set(id, c);
+    for (const [id, t] of this.removedAt) if (t < started - 60_000) this.removedAt.delete(id);
+    for (const [id, t] of this.touchedAt) if (t < started - 60_000) this.touchedAt.delete(id);
+    this.containers = next;
+  }
+
+  /** Re-reads one container (after an event or a call that changed it). */
+  async refreshContainer(id: string): Promise<CachedContainer | undefined> {
+    const filters = encodeURIComponent(JSON.stringify({ id: [id] }));
+    const list: any[] = await this.json('GET', `/containers/json?all=1&filters=${filters}`);
+    const s = list.find((c) => c.Id === id || c.Id.startsWith(id));
+    if (!s) {
+      for (const key of this.containers.keys()) if (key === id || key.startsWith(id)) this.forgetContainer(key);
+      return undefined;
+    }
+    let inspect: any;
+    let fresh = true;
+    try {
+      inspect = await this.json('GET', `/containers/${s.Id}/json`);
+    } catch {
+      inspect = this.containers.get(s.Id)?.inspect;
+      fresh = false;
+    }
+    // The list can lag a rename (old and new name both listed for a moment): inspect's Name is authoritative.
+    if (fresh && typeof inspect?.Name === 'string' && inspect.Name) {
+      const aliases = ((s.Names ?? []) as string[]).filter((n) => n.lastIndexOf('/') > 0);
+      s.Names = [inspect.Name, ...aliases];
+    }
+    const entry = { id: s.Id, summary: s, inspect };
+    this.containers.set(s.Id, entry);
+    this.touchedAt.set(s.Id, Date.now());
+    return entry;
+  }
+
+  async refreshImages(): Promise<void> {
+    this.images = (await this.json('GET', '/images/json')) ?? [];
+  }
+
+  async refreshNetworks(): Promise<void> {
+    const list: any[] = (await this.json('GET', '/networks')) ?? [];
+    this.networks = new Map(list.map((n) => [n.Id, n]));
+  }
+
+  async refreshVolumes(): Promise<void> {
+    const r = await this.json('GET', '/volumes');
+    this.volumes = new Map(((r?.Volumes ?? []) as any[]).map((v) => [v.Name, v]));
+  }
+
+  // ---- loops --------------------------------------------------------------------------------------
+
+  private startLoops(): void {
+    if (this.loopsStarted) return;
+    this.loopsStarted = true;
+    void this.refreshLoop();
+    this.startEvents();
+  }
+
+  /** Wakes the refresh loop now. */
+  kick(): void {
+    this.wake?.abort();
+  }
+
+  private async refreshLoop(): Promise<void> {
+    const stop = this.stopper.signal;
+    while (!stop.aborted) {
+      this.wake = new AbortController();
+      const both = AbortSignal.any([stop, this.wake.signal]);
+      await sleep(this.health.refreshDelay(this.opts.refreshMinMs, this.opts.refreshMaxMs), both);
+      if (stop.aborted) break;
+      if (this.state === 'pending') continue;
+      try {
+        if (this.state === 'unhealthy' || Date.now() - this.lastInfoAt > 5 * 60_000) await this.refreshInfo();
+        await this.refreshContainers(false);
+        await Promise.all([this.refreshVolumes(), this.refreshNetworks(), this.refreshImages()]);
+        this.updatedAt = new Date();
+      } catch (err) {
+        log.debug('Engine refresh failed', { name: this.name, addr: this.addr, error: errorMessage(err) });
+      }
+    }
+  }
+
+  private eventsRunning = false;
+
+  private startEvents(): void {
+    if (this.eventsRunning || this.stopper.signal.aborted) return;
+    this.eventsRunning = true;
+    void this.eventsLoop().finally(() => {
+      this.eventsRunning = false;
+    });
+  }
+
+  private async eventsLoop(): Promise<void> {
+    const stop = this.stopper.signal;
+    while (!stop.aborted) {
+      try {
+        const res = await openRequest(this.target, 'GET', this.path('/events'), { signal: stop });
+        if (res.statusCode !== 200) throw new Error(`events stream answered HTTP ${res.statusCode}`);
+        this.noteSuccess();
+        const parser = new JsonStreamParser();
+        res.setEncoding('utf8');
+        for await (const chunk of res) {
+          for (const ev of parser.push(chunk as string)) await this.handleEvent(ev as DockerEvent);
+        }
+        if (stop.aborted) break;
+        throw Object.assign(new Error('events stream closed by the engine'), { code: 'ECONNRESET' });
+      } catch (err) {
+        if (stop.aborted) break;
+        this.noteFailure(err);
+        log.debug('Engine events stream failed', { name: this.name, addr: this.addr, error: errorMessage(err) });
+        await sleep(Math.min(this.health.failureCount + 1, 10) * 1000, stop);
+      }
+    }
+  }
+
+  private async handleEvent(ev: DockerEvent): Promise<void> {
+    const type = ev.Type ?? 'container';
+    const action = ev.Action ?? ev.status ?? '';
+    const id = ev.Actor?.ID ?? ev.id ?? '';
+    try {
+      if (type === 'container') {
+        if (action === 'destroy') this.forgetContainer(id);
+        else if (!IGNORED_CONTAINER_ACTIONS.test(action) && id) await this.refreshContainer(id);
+        if (action.startsWith('commit')) await this.refreshImages();
+      } else if (type === 'image') await this.refreshImages();
+      else if (type === 'network') await this.refreshNetworks();
+      else if (type === 'volume') await this.refreshVolumes();
+      else if (type === 'daemon' && action === 'reload') await this.refreshInfo();
+    } catch (err) {
+      log.debug('Refresh after event failed', { addr: this.addr, event: `${type} ${action}`, error: errorMessage(err) });
+    }
+    this.hooks.onEvent(this, ev);
+  }
+
+  /** The address left discovery: stop everything. */
+  stop(): HealthTransition {
+    this.stopper.abort();
+    return this.health.disconnect();
+  }
+}

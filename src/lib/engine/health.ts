@@ -1,0 +1,113 @@
+/**
+ * The life of one engine as the manager sees it (spec §4.1–4.2), as a pure state machine: no sockets,
+ * no timers. The Engine adapter feeds it outcomes (validated, call succeeded, call failed) and acts on
+ * the transitions it returns (log, emit swarm events, restart streams).
+ */
+
+export type EngineState = 'pending' | 'healthy' | 'unhealthy' | 'disconnected';
+
+/** What the caller should announce after an outcome: swarm events engine_connect / _disconnect / _reconnect. */
+export type HealthTransition = 'connect' | 'disconnect' | 'reconnect' | null;
+
+export const STATE_LABEL: Record<EngineState, string> = {
+  pending: 'Pending',
+  healthy: 'Healthy',
+  unhealthy: 'Unhealthy',
+  disconnected: 'Disconnected',
+};
+
+/** Errors that mean "could not reach the daemon" (they count towards Unhealthy; others do not). */
+export function isConnectionError(err: unknown): boolean {
+  const e = err as NodeJS.ErrnoException & { cause?: unknown };
+  const code = e?.code ?? '';
+  if (['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'ConnectionRefused', 'ECONNABORTED', 'UND_ERR_SOCKET'].includes(code)) return true;
+  const msg = String(e?.message ?? err);
+  return /connection refused|cannot connect to the docker daemon|no route to host|connection failed|socket hang up|timed out|ECONNREFUSED|ECONNRESET|EHOSTUNREACH/i.test(msg);
+}
+
+export class EngineHealth {
+  state: EngineState = 'pending';
+  failureCount = 0;
+  lastError = '';
+
+  constructor(readonly failureRetry: number) {}
+
+  /** Validation (info + version + first refresh) passed. */
+  validated(): HealthTransition {
+    if (this.state === 'disconnected') return null;
+    const was = this.state;
+    this.state = 'healthy';
+    this.failureCount = 0;
+    this.lastError = '';
+    return was === 'pending' ? 'connect' : was === 'unhealthy' ? 'reconnect' : null;
+  }
+
+  /** Validation failed: stays Pending, remembers why (retried with back-off). */
+  validationFailed(error: string): void {
+    if (this.state === 'disconnected') return;
+    this.state = 'pending';
+    this.failureCount++;
+    this.lastError = error;
+  }
+
+  /** Any call to a registered engine worked: the count resets, an unhealthy engine comes back. */
+  success(): HealthTransition {
+    if (this.state !== 'healthy' && this.state !== 'unhealthy') return null;
+    const was = this.state;
+    this.failureCount = 0;
+    this.lastError = '';
+    this.state = 'healthy';
+    return was === 'unhealthy' ? 'reconnect' : null;
+  }
+
+  /** A call failed. Only connection errors count; reaching the threshold flags the engine Unhealthy. */
+  failure(error: string, connection: boolean): HealthTransition {
+    if (this.state !== 'healthy' && this.state !== 'unhealthy') return null;
+    this.lastError = error;
+    if (!connection) return null;
+    this.failureCount++;
+    if (this.state === 'healthy' && this.failureCount >= this.failureRetry) {
+      this.state = 'unhealthy';
+      return 'disconnect';
+    }
+    return null;
+  }
+
+  /** A validated engine reported another daemon ID: back to Pending until an operator sorts it out. */
+  backToPending(error: string): HealthTransition {
+    if (this.state === 'disconnected') return null;
+    const was = this.state;
+    this.state = 'pending';
+    this.lastError = error;
+    return was === 'healthy' ? 'disconnect' : null;
+  }
+
+  /** The address left discovery. */
+  disconnect(): HealthTransition {
+    const was = this.state;
+    this.state = 'disconnected';
+    return was === 'healthy' ? 'disconnect' : null;
+  }
+
+  /** 0..100 as the health filter and strategies use it. */
+  indicator(): number {
+    if (this.state !== 'healthy' || this.failureCount >= this.failureRetry) return 0;
+    return 100 - Math.floor((this.failureCount * 100) / this.failureRetry);
+  }
+
+  isSchedulable(): boolean {
+    return this.indicator() > 0;
+  }
+
+  /** Delay before the next refresh: min × (1+backoff) + rand[0, max−min), backoff = clamp(failures − retry, 0, 1000). */
+  refreshDelay(minMs: number, maxMs: number, random = Math.random()): number {
+    const backoff = Math.min(Math.max(this.failureCount - this.failureRetry, 0), 1000);
+    return minMs * (1 + backoff) + Math.floor(random * Math.max(maxMs - minMs, 0));
+  }
+
+  /** Pending engines are retried once 2^failures s + base have passed since the last attempt (capped at 4 h). */
+  pendingRetryDue(nowMs: number, lastAttemptMs: number, baseMs = 30_000): boolean {
+    const wait = Math.min(2 ** Math.min(this.failureCount, 30) * 1000 + baseMs, 4 * 3600_000);
+    return nowMs - lastAttemptMs >= wait;
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * Minimal Docker Engine API client over node:http: buffered JSON calls for the cache, raw requests for
+ * streams. Plain node:http keeps proxying byte-exact and costs nothing at startup.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import tls from 'node:tls';
+import { parseHostPort, isHostPortError } from '../address';
+import { clientTlsOptions, explainEngineTlsError, type EngineTls } from '../tls';
+
+export interface EngineTarget {
+  host: string;
+  port: number;
+  /** Set when the manager runs with --tls/--tlsverify: every connection to the engine is TLS. */
+  tls?: EngineTls;
+}
+
+export function targetOf(addr: string, engineTls?: EngineTls): EngineTarget {
+  const hp = parseHostPort(addr);
+  if (isHostPortError(hp)) throw new Error(hp.error);
+  return engineTls ? { ...hp, tls: engineTls } : hp;
+}
+
+/** An HTTP(S) request to the engine (host and port from the target). */
+export function engineRequest(target: EngineTarget, options: http.RequestOptions): http.ClientRequest {
+  if (!target.tls) return http.request({ ...options, host: target.host, port: target.port });
+  return https.request({ ...clientTlsOptions(target.tls, target.host), ...options, host: target.host, port: target.port });
+}
+
+/** A raw (TLS) connection to the engine for hijacked streams; listen for connectEvent(target). */
+export function connectEngine(target: EngineTarget, opts: { allowHalfOpen?: boolean } = {}): net.Socket {
+  if (!target.tls) return net.connect({ host: target.host, port: target.port, ...opts });
+  return tls.connect({ ...clientTlsOptions(target.tls, target.host), host: target.host, port: target.port, ...opts });
+}
+
+/** The event after which a connectEngine socket may be written: the TLS handshake must be done. */
+export function connectEvent(target: EngineTarget): 'connect' | 'secureConnect' {
+  return target.tls ? 'secureConnect' : 'connect';
+}
+
+/** An HTTP error answered by an engine: keeps its status and message. */
+export class EngineHttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface RawResponse {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+}
+
+export interface CallOptions {
+  body?: unknown;
+  /** Raw request body (already encoded). */
+  raw?: Buffer | string;
+  headers?: Record<string, string>;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/** The message in an engine's error body (JSON `{"message"}` or plain text). */
+export function errorBodyMessage(body: Buffer | string): string {
+  const text = body.toString().trim();
+  try {
+    const j = JSON.parse(text) as { message?: string };
+    if (j && typeof j.message === 'string') return j.message;
+  } catch {
+    /* plain text */
+  }
+  return text;
+}
+
+/** Starts a request; the caller handles the response (streams). */
+export function openRequest(target: EngineTarget, method: string, path: string, opts: CallOptions = {}): Promise<http.IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    let payload: Buffer | string | undefined = opts.raw;
+    const headers: Record<string, string> = { ...opts.headers };
+    if (opts.body !== undefined) {
+      payload = JSON.stringify(opts.body);
+      headers['Content-Type'] = 'application/json';
+    }
+    if (payload !== undefined) headers['Content-Length'] = String(Buffer.byteLength(payload));
+    const req = engineRequest(target, { method, path, headers, signal: opts.signal });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    if (opts.timeoutMs) {
+      timer = setTimeout(() => {
+        const err = new Error(`request to ${target.host}:${target.port} timed out`) as NodeJS.ErrnoException;
+        err.code = 'ETIMEDOUT';
+        req.destroy(err);
+      }, opts.timeoutMs);
+    }
+    req.on('response', (res) => {
+      if (timer) clearTimeout(timer);
+      resolve(res);
+    });
+    req.on('error', (err) => {
+      if (timer) clearTimeout(timer);
+      reject(target.tls ? explainEngineTlsError(err, `${target.host}:${target.port}`) : err);
+    });
+    req.end(payload);
+  });
+}
+
+export async function readAll(res: http.IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of res) chunks.push(typeof c === 'string' ? Buffer.from(c) : c);
+  return Buffer.concat(chunks);
+}
+
+/** A buffered call; never throws on HTTP errors (see callJson for that). */
+export async function call(target: EngineTarget, method: string, path: string, opts: CallOptions = {}): Promise<RawResponse> {
+  const res = await openRequest(target, method, path, opts);
+  const body = await readAll(res);
+  return { status: res.statusCode ?? 0, headers: res.headers, body };
+}
+
+/** A buffered JSON call: resolves the decoded body on 2xx, throws EngineHttpError otherwise. */
+export async function callJson<T = any>(target: EngineTarget, method: string, path: string, opts: CallOptions = {}): Promise<T> {
+  const r = await call(target, method, path, opts);
+  if (r.status < 200 || r.status >= 300) throw new EngineHttpError(r.status, errorBodyMessage(r.body) || `HTTP ${r.status}`);
+  const text = r.body.toString();
+  return (text ? JSON.parse(text) : undefined) as T;
+}

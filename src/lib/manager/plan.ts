@@ -1,0 +1,140 @@
+/** `swarm manage` flags checked with Swarm v1's rules and messages (spec §1.4, §1.5). */
+import { DEFAULT_FILTERS, FILTER_NOT_SUPPORTED, filterNames, STRATEGY_NOT_SUPPORTED, strategyNames } from '../scheduler/index';
+import { parseListenAddress, type ListenAddress } from '../listen';
+import { parseDuration } from '../duration';
+import { UserError } from '../errors';
+import { isHostPortError, parseHostPort } from '../address';
+import { leaderElectionError } from './replication';
+import { checkTlsFlags, loadTlsMaterial, type TlsMaterial } from '../tls';
+
+export interface ManageInput {
+  discoveryUrl: string;
+  hosts: string[];
+  strategy: string;
+  filters?: string[];
+  heartbeat: string;
+  refreshMin: string;
+  refreshMax: string;
+  failureRetry: number;
+  refreshRetry: number;
+  clusterDriver: string;
+  clusterOpts: string[];
+  discoveryOpts: Record<string, string>;
+  tokenServiceUrl?: string;
+  advertise?: string;
+  replication: boolean;
+  replicationTtl: string;
+  tls: boolean;
+  tlsverify: boolean;
+  tlscacert?: string;
+  tlscert?: string;
+  tlskey?: string;
+  cors: boolean;
+  refreshOnNodeFilter: boolean;
+  containerNameRefreshFilter: string;
+}
+
+export interface ManagePlan {
+  discoveryUrl: string;
+  listen: ListenAddress[];
+  strategy: string;
+  filters: string[];
+  heartbeatMs: number;
+  refreshMinMs: number;
+  refreshMaxMs: number;
+  failureRetry: number;
+  overcommit: number;
+  createRetry: number;
+  discoveryOpts: Record<string, string>;
+  tokenServiceUrl?: string;
+  cors: boolean;
+  refreshOnNodeFilter: boolean;
+  containerNameRefreshFilter: string;
+  /** --tls/--tlsverify: loaded cert material for the listeners and the engine connections. */
+  tls?: TlsMaterial;
+  /** --replication: leader election on the KV discovery (src/lib/manager/replication.ts). */
+  replication?: { advertise: string; ttlMs: number };
+  warnings: string[];
+}
+
+export function parseClusterOpts(pairs: readonly string[]): { overcommit: number; createRetry: number; warnings: string[] } {
+  let overcommit = 0.05;
+  let createRetry = 0;
+  const warnings: string[] = [];
+  for (const pair of pairs) {
+    const i = pair.indexOf('=');
+    if (i <= 0) throw new UserError('--cluster-opt must contain key=value strings', 2);
+    const key = pair.slice(0, i);
+    const value = pair.slice(i + 1);
+    if (key === 'swarm.overcommit') {
+      const n = Number(value);
+      if (!value || !Number.isFinite(n)) throw new UserError(`invalid value "${value}" for swarm.overcommit: expected a number`, 2);
+      if (n <= -1) throw new UserError('swarm.overcommit should be larger than -1', 2);
+      if (n < 0) warnings.push('-1 < swarm.overcommit < 0 will make swarm take less resource than docker engine offers');
+      overcommit = n;
+    } else if (key === 'swarm.createretry') {
+      const n = Number(value);
+      if (!/^-?\d+$/.test(value)) throw new UserError(`invalid value "${value}" for swarm.createretry: expected an integer`, 2);
+      if (n < 0) throw new UserError('swarm.createretry can not be negative', 2);
+      createRetry = n;
+    } else {
+      throw new UserError(`unsupported cluster option ${key} (supported: swarm.overcommit, swarm.createretry)`, 2);
+    }
+  }
+  return { overcommit, createRetry, warnings };
+}
+
+export function planManage(input: ManageInput): ManagePlan {
+  const warnings: string[] = [];
+  if (input.clusterDriver !== 'swarm') throw new UserError(`unsupported cluster "${input.clusterDriver}"`, 2);
+  const strategy = input.strategy === 'binpacking' ? 'binpack' : input.strategy;
+  if (!strategyNames().includes(strategy)) throw new UserError(`${STRATEGY_NOT_SUPPORTED}: ${input.strategy} (use ${['spread', 'binpack', 'random'].join(', ')})`, 2);
+  const filters = input.filters?.length ? input.filters : [...DEFAULT_FILTERS];
+  for (const f of filters) if (!filterNames().includes(f)) throw new UserError(`${FILTER_NOT_SUPPORTED}: ${f} (use ${filterNames().join(', ')})`, 2);
+  if (input.refreshRetry !== 3) throw new UserError('--engine-refresh-retry is deprecated. Use --engine-failure-retry', 2);
+  const refreshMinMs = parseDuration(input.refreshMin, '--engine-refresh-min-interval');
+  if (refreshMinMs <= 0) throw new UserError('min refresh interval should be a positive number', 2);
+  const refreshMaxMs = parseDuration(input.refreshMax, '--engine-refresh-max-interval');
+  if (refreshMaxMs < refreshMinMs) throw new UserError('max refresh interval cannot be less than min refresh interval', 2);
+  if (!Number.isInteger(input.failureRetry) || input.failureRetry <= 0) throw new UserError('invalid failure retry count', 2);
+  const heartbeatMs = parseDuration(input.heartbeat, '--heartbeat');
+  if (heartbeatMs < 1000) throw new UserError('--heartbeat should be at least one second', 2);
+  const { overcommit, createRetry, warnings: optWarnings } = parseClusterOpts(input.clusterOpts);
+  warnings.push(...optWarnings);
+  if (input.advertise && isHostPortError(parseHostPort(input.advertise))) {
+    throw new UserError('--advertise should be of the form ip:port or hostname:port', 2);
+  }
+  let replication: ManagePlan['replication'];
+  if (input.replication) {
+    if (!input.advertise) throw new UserError('--advertise address must be provided when using --leader-election', 2);
+    const ttl = parseDuration(input.replicationTtl, '--replication-ttl');
+    if (ttl <= 0) throw new UserError('--replication-ttl should be a positive duration', 2);
+    const unsupported = leaderElectionError(input.discoveryUrl);
+    if (unsupported) throw new UserError(unsupported, 2);
+    replication = { advertise: input.advertise, ttlMs: ttl };
+  }
+  const tlsPaths = checkTlsFlags(input);
+  const hosts = input.hosts.length ? input.hosts : ['tcp://127.0.0.1:2375'];
+  const listen = hosts.map((h) => parseListenAddress(h));
+  const tls = tlsPaths ? loadTlsMaterial(tlsPaths) : undefined;
+  return {
+    discoveryUrl: input.discoveryUrl,
+    listen,
+    strategy,
+    filters,
+    heartbeatMs,
+    refreshMinMs,
+    refreshMaxMs,
+    failureRetry: input.failureRetry,
+    overcommit,
+    createRetry,
+    discoveryOpts: input.discoveryOpts,
+    tokenServiceUrl: input.tokenServiceUrl,
+    cors: input.cors,
+    refreshOnNodeFilter: input.refreshOnNodeFilter,
+    containerNameRefreshFilter: input.containerNameRefreshFilter,
+    tls,
+    replication,
+    warnings,
+  };
+}

@@ -1,0 +1,231 @@
+/**
+ * Rescheduling on node failure (spec §6), run by the primary only (or the only manager).
+ *
+ * - `engine_disconnect` (a node flagged Unhealthy, or gone from discovery): every container on it
+ *   labelled `com.docker.swarm.reschedule-policies=["on-node-failure"]` is dropped from the node's
+ *   cache and created again through the normal scheduler with the same config, name and
+ *   `com.docker.swarm.id`; if it was running, the new one is started.
+ * - `engine_connect` / `engine_reconnect` (a node back): any container there whose swarm ID now
+ *   lives on another node, in a newer copy, is force-removed with its volumes, so there are never two.
+ * - On becoming primary: the same two passes over the nodes that are already down or up.
+ */
+import type { CachedContainer, Engine } from '../engine/engine';
+import { errorMessage } from '../errors';
+import { log } from '../log';
+import { RESCHEDULE_POLICIES_LABEL, sharesToCpus, SWARM_ID_LABEL } from '../scheduler/index';
+import type { Cluster } from './cluster';
+import { createContainer } from './create';
+import type { Placer } from './scheduling';
+
+export const ON_NODE_FAILURE = 'on-node-failure';
+
+type Json = Record<string, unknown>;
+
+function isObject(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export function containerLabels(c: CachedContainer): Record<string, string> {
+  const labels: unknown = c.inspect?.Config?.Labels ?? c.summary?.Labels;
+  return isObject(labels) ? (labels as Record<string, string>) : {};
+}
+
+export function swarmIdOf(c: CachedContainer): string {
+  return containerLabels(c)[SWARM_ID_LABEL] ?? '';
+}
+
+/** Whether the container's reschedule-policies label names `policy`. */
+export function hasReschedulePolicy(c: CachedContainer, policy = ON_NODE_FAILURE): boolean {
+  const text = containerLabels(c)[RESCHEDULE_POLICIES_LABEL];
+  if (!text) return false;
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return Array.isArray(parsed) && parsed.includes(policy);
+  } catch {
+    return false;
+  }
+}
+
+export function isRunning(c: CachedContainer): boolean {
+  const st = c.inspect?.State;
+  if (isObject(st)) return st.Running === true || st.Restarting === true;
+  return c.summary?.State === 'running' || c.summary?.State === 'restarting';
+}
+
+/** Creation time in ms (inspect's RFC 3339 `Created`, else the list's seconds). */
+export function createdMs(c: CachedContainer): number {
+  const t = typeof c.inspect?.Created === 'string' ? Date.parse(c.inspect.Created) : NaN;
+  if (Number.isFinite(t)) return t;
+  return typeof c.summary?.Created === 'number' ? c.summary.Created * 1000 : 0;
+}
+
+export function containerName(c: CachedContainer): string {
+  const n = typeof c.inspect?.Name === 'string' ? c.inspect.Name : ((c.summary?.Names ?? []) as string[]).find((x) => x.lastIndexOf('/') === 0) ?? '';
+  return n.replace(/^\//, '');
+}
+
+const BUILTIN_NETWORK_MODES = new Set(['', 'default', 'bridge', 'host', 'none']);
+
+/**
+ * The create body that makes the container again: its Config (labels with the swarm ID and policy
+ * included), HostConfig with CpuShares read back as CPUs (the scheduler converts them again for the
+ * new node, as v1 did), and the endpoint settings of a user-defined network mode.
+ */
+export function recreateBody(c: CachedContainer, engineCpus: number): Json {
+  const inspect: Json = isObject(c.inspect) ? c.inspect : {};
+  const config: Json = isObject(inspect.Config) ? structuredClone(inspect.Config) : {};
+  const shortId = c.id.slice(0, 12);
+  // The engine's default hostname is the old container's short ID: let the new one get its own.
+  if (config.Hostname === shortId) delete config.Hostname;
+  const hostConfig: Json = isObject(inspect.HostConfig) ? structuredClone(inspect.HostConfig) : {};
+  if (typeof hostConfig.CpuShares === 'number' && hostConfig.CpuShares > 0) hostConfig.CpuShares = sharesToCpus(hostConfig.CpuShares, engineCpus);
+  const body: Json = { ...config, HostConfig: hostConfig };
+  const mode = typeof hostConfig.NetworkMode === 'string' ? hostConfig.NetworkMode : '';
+  const settings = isObject(inspect.NetworkSettings) && isObject(inspect.NetworkSettings.Networks) ? inspect.NetworkSettings.Networks : {};
+  if (!BUILTIN_NETWORK_MODES.has(mode) && !mode.startsWith('container:')) {
+    const ep = settings[mode];
+    if (isObject(ep)) {
+      const aliases = Array.isArray(ep.Aliases) ? ep.Aliases.filter((a) => a !== shortId) : null;
+      body.NetworkingConfig = { EndpointsConfig: { [mode]: { IPAMConfig: ep.IPAMConfig ?? null, Links: ep.Links ?? null, Aliases: aliases } } };
+    }
+  }
+  return body;
+}
+
+/** Containers to move off a failed node. */
+export function containersToReschedule(containers: Iterable<CachedContainer>): CachedContainer[] {
+  return [...containers].filter((c) => hasReschedulePolicy(c));
+}
+
+/**
+ * Containers on `engine` that are stale copies: their swarm ID also lives on another node in a
+ * copy created later (the rescheduled one).
+ */
+export function staleCopies(mine: Iterable<CachedContainer>, elsewhere: Iterable<CachedContainer>): CachedContainer[] {
+  const newest = new Map<string, number>();
+  for (const c of elsewhere) {
+    const sid = swarmIdOf(c);
+    if (sid) newest.set(sid, Math.max(newest.get(sid) ?? 0, createdMs(c)));
+  }
+  return [...mine].filter((c) => {
+    const sid = swarmIdOf(c);
+    const other = sid ? newest.get(sid) : undefined;
+    return other !== undefined && other >= createdMs(c);
+  });
+}
+
+export class Rescheduler {
+  private active = false;
+  private chain: Promise<void> = Promise.resolve();
+  private readonly onSwarm = (action: string, engine: Engine) => this.handle(action, engine);
+
+  constructor(
+    private readonly cluster: Cluster,
+    private readonly placer: Placer,
+  ) {
+    cluster.bus.on('swarm', this.onSwarm);
+  }
+
+  /** Primary (or single manager): act on node events; replica: ignore them. */
+  setActive(active: boolean): void {
+    if (this.active === active) return;
+    this.active = active;
+    if (!active) return;
+    // A new primary catches up with what happened while it was a replica.
+    for (const e of this.cluster.all()) {
+      if (e.state === 'unhealthy') this.enqueue(() => this.rescheduleFrom(e));
+      else if (e.state === 'healthy') this.enqueue(() => this.removeDuplicates(e, false));
+    }
+  }
+
+  stop(): void {
+    this.active = false;
+    this.cluster.bus.off('swarm', this.onSwarm);
+  }
+
+  /** Resolves once every queued pass is done (tests). */
+  idle(): Promise<void> {
+    return this.chain;
+  }
+
+  private handle(action: string, engine: Engine): void {
+    if (!this.active) return;
+    if (action === 'engine_disconnect') this.enqueue(() => this.rescheduleFrom(engine));
+    else if (action === 'engine_connect' || action === 'engine_reconnect') this.enqueue(() => this.removeDuplicates(engine, action === 'engine_reconnect'));
+  }
+
+  private enqueue(fn: () => Promise<void>): void {
+    this.chain = this.chain.then(fn).catch((err: unknown) => log.error('Rescheduling pass failed', { error: errorMessage(err) }));
+  }
+
+  async rescheduleFrom(engine: Engine): Promise<void> {
+    if (!this.active) return;
+    const victims = containersToReschedule(engine.containers.values());
+    if (!victims.length) return;
+    log.info(`Node ${engine.name || engine.addr} failed - rescheduling containers`, { node: engine.name, addr: engine.addr, containers: victims.length });
+    for (const c of victims) {
+      if (!this.active) return;
+      const name = containerName(c);
+      // Already moved (by a previous primary, seen by this one as a replica): just drop the stale entry.
+      const sid = swarmIdOf(c);
+      if (sid && this.livesElsewhere(sid, engine)) {
+        log.info(`Container ${c.id} (${name}) already rescheduled, dropping it from ${engine.name}`);
+        engine.forgetContainer(c.id);
+        continue;
+      }
+      const body = recreateBody(c, engine.rawCpus);
+      // Drop it from the failed node first, or both show up in ps and the name looks taken.
+      engine.forgetContainer(c.id);
+      let created: { Id?: string };
+      try {
+        created = (await createContainer(this.cluster, this.placer, body, name)) as { Id?: string };
+      } catch (err) {
+        log.error(`Failed to reschedule container ${c.id}: ${errorMessage(err)}`, { name });
+        // Back into the cache, so it can be retried at the next failure.
+        engine.containers.set(c.id, c);
+        continue;
+      }
+      const newId = created.Id ?? '';
+      const found = this.cluster.findContainer(newId);
+      const target = found?.engine;
+      log.info(`Rescheduled container ${c.id} from ${engine.name} to ${target?.name ?? '?'} as ${newId}`, { name });
+      if (isRunning(c) && target) {
+        log.info(`Container ${c.id} was running, starting container ${newId}`);
+        try {
+          const r = await target.raw('POST', `/containers/${newId}/start`, { timeoutMs: 120_000 });
+          if (r.status >= 300 && r.status !== 304) throw new Error(`HTTP ${r.status}: ${r.body.toString().trim()}`);
+          await target.refreshContainer(newId).catch(() => undefined);
+        } catch (err) {
+          log.error(`Failed to start rescheduled container ${newId}: ${errorMessage(err)}`);
+        }
+      }
+    }
+  }
+
+  private livesElsewhere(swarmId: string, engine: Engine): boolean {
+    for (const e of this.cluster.registered()) {
+      if (e === engine) continue;
+      for (const c of e.containers.values()) if (swarmIdOf(c) === swarmId) return true;
+    }
+    return false;
+  }
+
+  /** Force-removes the stale copies on `engine` (a node that came back). */
+  async removeDuplicates(engine: Engine, refresh: boolean): Promise<void> {
+    if (!this.active || !this.cluster.engines.has(engine.addr)) return;
+    // The reconnect fires on the first successful call: read the node's containers before judging.
+    if (refresh) await engine.refreshContainers().catch(() => undefined);
+    const elsewhere: CachedContainer[] = [];
+    for (const e of this.cluster.registered()) if (e !== engine) elsewhere.push(...e.containers.values());
+    for (const c of staleCopies(engine.containers.values(), elsewhere)) {
+      log.info(`Container ${c.id} (${containerName(c)}) was rescheduled, removing the copy on ${engine.name}`, { swarmId: swarmIdOf(c) });
+      try {
+        const r = await engine.raw('DELETE', `/containers/${c.id}?force=1&v=1`, { timeoutMs: 60_000 });
+        if (r.status >= 300 && r.status !== 404) throw new Error(`HTTP ${r.status}: ${r.body.toString().trim()}`);
+        engine.forgetContainer(c.id);
+      } catch (err) {
+        log.error(`Failed to remove the stale copy of container ${c.id}: ${errorMessage(err)}`);
+      }
+    }
+  }
+}

@@ -1,0 +1,83 @@
+/** `swarm manage`: watch discovery, keep the engines, serve the Docker API until stopped. */
+import type http from 'node:http';
+import { createDiscovery } from '../discovery/registry';
+import { createApiServer } from '../api/server';
+import { errorMessage } from '../errors';
+import { formatListenAddress, listenOn } from '../listen';
+import { log } from '../log';
+import { Cluster } from './cluster';
+import type { ManagePlan } from './plan';
+import { SchedulerPlacer } from './scheduling';
+import { engineTls, serverTlsOptions } from '../tls';
+import { ReplicaGate } from '../api/replica';
+import { setupReplication } from './replication';
+import { Rescheduler } from './reschedule';
+
+export const SERVER_VERSION = 'swarm/1.2.9';
+
+export async function runManage(plan: ManagePlan, signal: AbortSignal, version = SERVER_VERSION): Promise<void> {
+  for (const w of plan.warnings) log.warn(w);
+  // One bad request or engine must not take the whole cluster endpoint down: log and keep serving.
+  process.on('unhandledRejection', (err) => log.error('Unexpected error, still serving', { error: errorMessage(err) }));
+  process.on('uncaughtException', (err) => log.error('Unexpected exception, still serving', { error: errorMessage(err) }));
+  const discovery = await createDiscovery(plan.discoveryUrl, {
+    heartbeatMs: plan.heartbeatMs,
+    ttlMs: plan.heartbeatMs * 3,
+    options: plan.discoveryOpts,
+    tokenServiceUrl: plan.tokenServiceUrl,
+  });
+  const cluster = new Cluster({
+    engine: {
+      refreshMinMs: plan.refreshMinMs,
+      refreshMaxMs: plan.refreshMaxMs,
+      failureRetry: plan.failureRetry,
+      overcommit: plan.overcommit,
+      tls: plan.tls ? engineTls(plan.tls) : undefined,
+    },
+    strategy: plan.strategy,
+    filters: plan.filters,
+    overcommit: plan.overcommit,
+    createRetry: plan.createRetry,
+  });
+  const placer = new SchedulerPlacer({ strategy: plan.strategy, filters: plan.filters, overcommit: plan.overcommit });
+  // Rescheduling on node failure: by the primary only (--replication), else always.
+  const rescheduler = new Rescheduler(cluster, placer);
+  const election = plan.replication ? await setupReplication(plan.discoveryUrl, plan.discoveryOpts, plan.replication.advertise, plan.replication.ttlMs) : undefined;
+  const replica = election ? new ReplicaGate(election.replication, plan.tls ? engineTls(plan.tls) : undefined) : undefined;
+  if (election) election.replication.onRoleChange((primary) => rescheduler.setActive(primary));
+  else rescheduler.setActive(true);
+  const servers: http.Server[] = [];
+  for (const addr of plan.listen) {
+    const server = createApiServer({
+      cluster,
+      placer,
+      serverVersion: version,
+      strategy: plan.strategy,
+      filters: plan.filters,
+      cors: plan.cors,
+      refreshOnNodeFilter: plan.refreshOnNodeFilter,
+      containerNameRefreshFilter: plan.containerNameRefreshFilter,
+      replica,
+    }, plan.tls ? serverTlsOptions(plan.tls) : undefined);
+    const hint = addr.kind === 'tcp' && addr.port === 2375 ? ' (is Docker already running on this machine?)' : '';
+    await listenOn(server, addr, hint);
+    servers.push(server);
+    log.info(plan.tls ? 'Listening for HTTPS' : 'Listening for HTTP', { addr: formatListenAddress(addr), ...(plan.tls ? { tlsverify: plan.tls.verify } : {}) });
+  }
+  log.info('Manager started', { discovery: discovery.description, strategy: plan.strategy, filters: plan.filters.join(',') });
+  const electionDone = election?.run(signal).catch((err: unknown) => log.error('Leader Election stopped', { error: errorMessage(err) }));
+  try {
+    await cluster.watch(discovery, signal);
+  } catch (err) {
+    log.error('Discovery watch stopped', { error: errorMessage(err) });
+  }
+  if (!signal.aborted) await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+  rescheduler.stop();
+  await electionDone; // resigns leadership so a replica takes over at once
+  cluster.stop();
+  for (const s of servers) {
+    s.closeAllConnections?.();
+    s.close();
+  }
+  log.info('Manager stopped');
+}

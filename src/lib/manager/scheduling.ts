@@ -1,0 +1,124 @@
+/**
+ * The seam between the API and the scheduler (src/lib/scheduler): the API asks a Placer where a
+ * create (or a build, a network) goes and what body to send; the Placer works on a pure node
+ * snapshot. New filters and strategies change the scheduler module, never the API.
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  addAffinity,
+  applyLocalNetworkRule,
+  clusterHasImage,
+  engineCreateBody,
+  hasHardNodeConstraint,
+  imageAffinityRetry,
+  osMismatchRetry,
+  getFilters,
+  getStrategy,
+  parseBuildRequest,
+  parseCreateRequest,
+  pendingContainer,
+  placeContainer,
+  RequestError,
+  SWARM_ID_LABEL,
+  validateReschedulePolicies,
+  withLabel,
+  type ContainerRequest,
+  type ContainerSnapshot,
+  type LocalNetwork,
+  type NodeSnapshot,
+} from '../scheduler/index';
+
+export class PlacementError extends Error {
+  constructor(
+    message: string,
+    readonly status = 500,
+  ) {
+    super(message);
+  }
+}
+
+export interface Placement {
+  node: NodeSnapshot;
+  /** The create body for the chosen engine (CpuShares converted to shares, swarm labels set). */
+  engineBody: any;
+  /** What the node holds for this create until the engine answers. */
+  reservation: ContainerSnapshot;
+}
+
+export interface Placer {
+  /** Parses a create body (+ name) into a request; throws PlacementError(400) when invalid. */
+  prepare(body: any, name: string, localNetworks?: LocalNetwork[]): ContainerRequest;
+  /** Chooses a node for a prepared request; throws PlacementError with v1's texts. */
+  place(nodes: NodeSnapshot[], request: ContainerRequest): Placement;
+  /** The request to retry with after an engine refused a create (v1's rules), or null. */
+  retryRequest(request: ContainerRequest, error: string, nodes: NodeSnapshot[], afterPullFailure: boolean): ContainerRequest | null;
+  /** prepare + place. */
+  placeContainer(nodes: NodeSnapshot[], body: any, name: string): Placement;
+  /** Chooses a node for a build (build args may carry constraints) or an object without config. */
+  pickNode(nodes: NodeSnapshot[], resources?: { cpus: number; memory: number }, buildArgs?: Record<string, string | null>): NodeSnapshot;
+}
+
+export function newSwarmId(): string {
+  return randomBytes(32).toString('hex');
+}
+
+export interface SchedulerOptions {
+  strategy: string;
+  filters: string[];
+  overcommit: number;
+}
+
+/** Filters → strategy over the snapshot, with pending reservations already on the nodes. */
+export class SchedulerPlacer implements Placer {
+  constructor(readonly opts: SchedulerOptions) {
+    // Fail early on unknown names ("strategy not supported" / "filter not supported").
+    getStrategy(opts.strategy);
+    getFilters(opts.filters);
+  }
+
+  prepare(body: any, name: string, localNetworks: LocalNetwork[] = []): ContainerRequest {
+    let request;
+    try {
+      request = parseCreateRequest(body, name);
+    } catch (err) {
+      if (err instanceof RequestError) throw new PlacementError(err.message, 400);
+      throw err;
+    }
+    const invalid = validateReschedulePolicies(request);
+    if (invalid) throw new PlacementError(invalid);
+    if (!request.labels[SWARM_ID_LABEL]) request = withLabel(request, SWARM_ID_LABEL, newSwarmId());
+    return applyLocalNetworkRule(request, localNetworks);
+  }
+
+  place(nodes: NodeSnapshot[], request: ContainerRequest): Placement {
+    const r = placeContainer(nodes, request, { strategy: this.opts.strategy, filters: this.opts.filters, overcommit: this.opts.overcommit });
+    if (!r.ok) throw new PlacementError(r.error.message);
+    return { node: r.node, engineBody: engineCreateBody(request, r.node.totalCpus), reservation: pendingContainer(request, '') };
+  }
+
+  retryRequest(request: ContainerRequest, error: string, nodes: NodeSnapshot[], afterPullFailure: boolean): ContainerRequest | null {
+    const os = osMismatchRetry(request, error);
+    if (os) return os;
+    const affinity = imageAffinityRetry(request, error, nodes);
+    if (affinity) return affinity;
+    // Beyond v1: engines here often cannot reach a registry, so a failed pull of an image that another
+    // node holds (built or loaded there) is retried next to it, as v1 does for "image not found".
+    if (afterPullFailure && request.image && !hasHardNodeConstraint(request) && clusterHasImage(nodes, request.image)) {
+      if (request.affinities.includes(`image==${request.image}`)) return null;
+      const withAffinity = addAffinity(request, `image==${request.image}`);
+      return { ...withAffinity, labels: request.labels, config: request.config };
+    }
+    return null;
+  }
+
+  placeContainer(nodes: NodeSnapshot[], body: any, name: string): Placement {
+    return this.place(nodes, this.prepare(body, name));
+  }
+
+  pickNode(nodes: NodeSnapshot[], resources = { cpus: 0, memory: 0 }, buildArgs: Record<string, string | null> = {}): NodeSnapshot {
+    const request = parseBuildRequest(buildArgs, resources);
+    const r = placeContainer(nodes, request, { strategy: this.opts.strategy, filters: this.opts.filters, overcommit: this.opts.overcommit });
+    if (!r.ok) throw new PlacementError(r.error.message);
+    return r.node;
+  }
+}

@@ -1,0 +1,194 @@
+/**
+ * The FROM-scratch image (Dockerfile.scratch, scripts/image.sh build) on the test bed: built with
+ * test-bed host 1's engine, then run there with --net host (host 1's network namespace), so a
+ * manager in the image is reachable from here at <host 1 IP>:3375 and reaches every engine.
+ * Also: create/join/list against a token server from the image, and etcd discovery from the image.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Subprocess } from 'bun';
+import { freePort, waitFor } from '../helpers/swarm-bin';
+import { dockerCli, run, testbedDown, testbedUp, TESTBED_ID, type CliResult, type TestbedHost } from '../helpers/testbed';
+
+const REPO = resolve(import.meta.dir, '../..');
+const TAG = 'swarm:it';
+const BRIDGE_IP = `10.99.${TESTBED_ID || '0'}.1`;
+let hosts: TestbedHost[] = [];
+let h1 = '';
+let work = '';
+let etcd: Subprocess | undefined;
+
+/** docker against host 1's engine (where the image lives). */
+function engine(args: string[], timeoutS = 60): Promise<CliResult> {
+  return dockerCli(h1, args, { timeoutMs: timeoutS * 1000, env: { DOCKER_CONFIG: join(work, '.docker') } });
+}
+
+async function ok(args: string[], timeoutS = 60): Promise<string> {
+  const r = await engine(args, timeoutS);
+  if (r.code !== 0) throw new Error(`docker ${args.join(' ')} exited ${r.code}: ${r.stderr}${r.stdout}`);
+  return r.stdout;
+}
+
+/** `docker run --rm --net host swarm:it ...args` on host 1. */
+function swarmInImage(args: string[], timeoutS = 30): Promise<CliResult> {
+  return engine(['run', '--rm', '--net', 'host', TAG, ...args], timeoutS);
+}
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), 'swarm-image-it-'));
+  hosts = await testbedUp(3);
+  h1 = hosts[0]!.addr;
+  const r = await run(['bash', join(REPO, 'scripts/image.sh'), 'build', '-t', TAG], { timeoutMs: 300_000, env: { DOCKER_HOST: `tcp://${h1}` } });
+  if (r.code !== 0) throw new Error(`image.sh build: ${r.stderr}${r.stdout}`);
+}, 500_000);
+
+afterAll(async () => {
+  etcd?.kill('SIGKILL');
+  await testbedDown();
+  rmSync(work, { recursive: true, force: true });
+}, 200_000);
+
+describe('FROM-scratch image', () => {
+  test('holds exactly the binary, the loader and libraries ldd lists, and CA certificates', async () => {
+    const ldd = await run(['ldd', join(REPO, 'dist/swarm')]);
+    const libs = ldd.stdout
+      .split('\n')
+      .map((l) => (/=>\s*(\S+)/.exec(l)?.[1] ?? /^\s*(\/\S+)/.exec(l)?.[1]) ?? '')
+      .filter((p) => p.startsWith('/'))
+      .map((p) => p.slice(1))
+      .sort();
+    expect(libs).toContain('lib64/ld-linux-x86-64.so.2');
+    const id = (await ok(['create', TAG])).trim();
+    const tar = await run(['bash', '-c', `docker -H tcp://${h1} export ${id} | tar -t`], { env: { DOCKER_CONFIG: join(work, '.docker') } });
+    await ok(['rm', id]);
+    const files = tar.stdout
+      .split('\n')
+      .filter((f) => f && !f.endsWith('/'))
+      // What the engine itself puts in every container.
+      .filter((f) => !['.dockerenv', 'etc/hostname', 'etc/hosts', 'etc/resolv.conf', 'etc/mtab', 'dev/console'].includes(f))
+      .sort();
+    expect(files).toEqual([...libs, 'etc/ssl/certs/ca-certificates.crt', 'swarm'].sort());
+  });
+
+  test('docker run --rm swarm --help', async () => {
+    const r = await engine(['run', '--rm', TAG, '--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Native clustering for Docker');
+    expect(r.stdout).toContain('manage');
+  });
+
+  test('the image as the manager of the test bed, driven by the docker CLI', async () => {
+    await ok([
+      'run',
+      '-d',
+      '--name',
+      'swarm-manager',
+      '--net',
+      'host',
+      TAG,
+      'manage',
+      '-H',
+      'tcp://0.0.0.0:3375',
+      '--engine-refresh-min-interval',
+      '1s',
+      '--engine-refresh-max-interval',
+      '2s',
+      `nodes://${hosts.map((h) => h.addr).join(',')}`,
+    ]);
+    const manager = `${hosts[0]!.ip}:3375`;
+    const env = { DOCKER_CONFIG: join(work, '.docker') };
+    const info = await waitFor(
+      '3 healthy nodes',
+      async () => {
+        const r = await dockerCli(manager, ['info'], { timeoutMs: 20_000, env });
+        return r.stdout.match(/Status: Healthy/g)?.length === 3 ? r.stdout : undefined;
+      },
+      60_000,
+      300,
+    );
+    expect(info).toContain('Nodes: 3');
+    for (const h of hosts) expect(info).toContain(`${h.name}: ${h.addr}`);
+    const hi = await dockerCli(manager, ['run', '--rm', 'busybox', 'echo', 'hi'], { timeoutMs: 60_000, env });
+    expect(hi.stdout.trim()).toBe('hi');
+    expect((await ok(['logs', 'swarm-manager'])) + (await engine(['logs', 'swarm-manager'])).stderr).toContain('Manager started');
+    await ok(['rm', '-f', 'swarm-manager']);
+  }, 120_000);
+
+  test('create, join and list against a token server from the image', async () => {
+    await ok(['run', '-d', '--name', 'swarm-tokens', '--net', 'host', TAG, 'token-server', '--memory', '-H', 'tcp://0.0.0.0:8600']);
+    const url = `http://${hosts[0]!.ip}:8600/v1`;
+    const token = await waitFor(
+      'a token',
+      async () => {
+        const r = await swarmInImage(['create', '--discovery-url', url]);
+        return r.code === 0 && /^[0-9a-f]{32}$/.test(r.stdout.trim()) ? r.stdout.trim() : undefined;
+      },
+      20_000,
+      300,
+    );
+    await ok(['run', '-d', '--name', 'swarm-join', '--net', 'host', TAG, 'join', '--advertise', hosts[1]!.addr, '--heartbeat', '1s', '--ttl', '5s', '--discovery-url', url, `token://${token}`]);
+    const listed = await waitFor(
+      'the joined node listed',
+      async () => {
+        const r = await swarmInImage(['list', '--discovery-url', url, `token://${token}`]);
+        return r.stdout.includes(hosts[1]!.addr) ? r.stdout : undefined;
+      },
+      20_000,
+      500,
+    );
+    expect(listed.trim()).toBe(hosts[1]!.addr);
+    await ok(['rm', '-f', 'swarm-join', 'swarm-tokens']);
+  }, 90_000);
+
+  test('etcd discovery from the image (etcd3 protos are inside the binary)', async () => {
+    const port = await freePort(BRIDGE_IP);
+    const peer = await freePort('127.0.0.1');
+    etcd = Bun.spawn(
+      [
+        '/usr/bin/etcd',
+        '--name',
+        'image-it',
+        '--data-dir',
+        join(work, 'etcd'),
+        '--listen-client-urls',
+        `http://${BRIDGE_IP}:${port}`,
+        '--advertise-client-urls',
+        `http://${BRIDGE_IP}:${port}`,
+        '--listen-peer-urls',
+        `http://127.0.0.1:${peer}`,
+        '--initial-advertise-peer-urls',
+        `http://127.0.0.1:${peer}`,
+        '--initial-cluster',
+        `image-it=http://127.0.0.1:${peer}`,
+        '--log-level',
+        'warn',
+      ],
+      { stdout: 'ignore', stderr: 'ignore' },
+    );
+    await waitFor('etcd', async () => ((await fetch(`http://${BRIDGE_IP}:${port}/health`).then((r) => r.ok).catch(() => false)) ? true : undefined), 30_000, 200);
+    const disc = `etcd://${BRIDGE_IP}:${port}/swarm`;
+    await ok(['run', '-d', '--name', 'swarm-join-etcd', '--net', 'host', TAG, 'join', '--advertise', hosts[2]!.addr, '--heartbeat', '1s', '--ttl', '5s', disc]);
+    const listed = await waitFor(
+      'the node in etcd',
+      async () => {
+        const r = await swarmInImage(['list', disc]);
+        return r.stdout.includes(hosts[2]!.addr) ? r.stdout : undefined;
+      },
+      30_000,
+      500,
+    );
+    expect(listed.trim()).toBe(hosts[2]!.addr);
+    await ok(['rm', '-f', 'swarm-join-etcd']);
+  }, 90_000);
+
+  test('TLS material is checked inside the image too (one-line error, exit 1)', async () => {
+    const certs = join(work, 'certs');
+    const r = await run(['bash', join(REPO, 'scripts/certs.sh'), certs]);
+    expect(r.code).toBe(0);
+    const bad = await engine(['run', '--rm', '-v', `${certs}:/certs:ro`, TAG, 'manage', '--tls', '--tlscert', '/certs/server-cert.pem', '--tlskey', '/certs/client-key.pem', 'nodes://127.0.0.1:2376']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain("Couldn't load X509 key pair (/certs/server-cert.pem, /certs/client-key.pem): private key does not match public key. Key encrypted?");
+  });
+});

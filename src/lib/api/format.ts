@@ -61,7 +61,11 @@ export function containerStatus(state: any, fallback: string, now = Date.now()):
   }
 }
 
+// One collator for every comparison: localeCompare with options builds a new one per call, which
+// made sorting a 1,000-node `docker info` cost tens of milliseconds.
+const natural = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' });
+
 /** Natural sort (node-2 before node-10). */
 export function naturalCompare(a: string, b: string): number {
-  return a.localeCompare(b, undefined, { numeric: true, sensitivity: 'base' });
+  return natural.compare(a, b);
 }

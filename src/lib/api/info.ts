@@ -24,6 +24,8 @@ export interface NodeView {
   serverVersion: string;
   /** Validated (Healthy/Unhealthy): counted in totals. */
   registered: boolean;
+  /** Beyond v1: in maintenance (src/lib/manager/drain.ts), shown as `└ Availability: drain`. */
+  drained?: boolean;
 }
 
 export interface InfoInput {
@@ -45,6 +47,21 @@ function fmtCpus(n: number): string {
   return String(Number(n.toFixed(3)));
 }
 
+// Engines replace their labels object when labels change, so the rendered line is cached by identity.
+const labelLines = new WeakMap<Record<string, string>, string>();
+
+function labelLine(labels: Record<string, string>): string {
+  let line = labelLines.get(labels);
+  if (line === undefined) {
+    line = Object.entries(labels)
+      .map(([k, v]) => `${k}=${v}`)
+      .sort()
+      .join(', ');
+    labelLines.set(labels, line);
+  }
+  return line;
+}
+
 export function systemStatus(input: InfoInput): [string, string][] {
   const out: [string, string][] = [
     ['Role', input.role?.role ?? 'primary'],
@@ -59,13 +76,12 @@ export function systemStatus(input: InfoInput): [string, string][] {
     out.push([' ' + (n.name || '(unknown)'), n.addr]);
     out.push(['  └ ID', n.id]);
     out.push(['  └ Status', n.status]);
+    // Only for drained nodes, so v1's layout is unchanged otherwise; Status keeps v1's health values.
+    if (n.drained) out.push(['  └ Availability', 'drain']);
     out.push(['  └ Containers', n.healthy ? `${c.total} (${c.running} Running, ${c.paused} Paused, ${c.stopped} Stopped)` : String(c.total)]);
     out.push(['  └ Reserved CPUs', `${fmtCpus(n.reservedCpus)} / ${n.totalCpus}`]);
     out.push(['  └ Reserved Memory', `${bytesSize(n.reservedMemory)} / ${bytesSize(n.totalMemory)}`]);
-    const labels = Object.entries(n.labels)
-      .map(([k, v]) => `${k}=${v}`)
-      .sort();
-    out.push(['  └ Labels', labels.join(', ')]);
+    out.push(['  └ Labels', labelLine(n.labels)]);
     if (n.error) out.push(['  └ Error', n.error]);
     out.push(['  └ UpdatedAt', rfc3339(n.updatedAt)]);
     out.push(['  └ ServerVersion', n.serverVersion]);

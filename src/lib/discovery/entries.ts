@@ -21,8 +21,10 @@ export function parseEntries(raw: string[]): string[] {
 }
 
 /** Sorts entries so that 10.0.0.9 comes before 10.0.0.10. */
+const numeric = new Intl.Collator('en', { numeric: true });
+
 export function sortEntries(entries: string[]): string[] {
-  return entries.sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+  return entries.sort(numeric.compare);
 }
 
 export function sameEntries(a: readonly string[], b: readonly string[]): boolean {

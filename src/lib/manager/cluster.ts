@@ -9,7 +9,8 @@ import { sleep } from '../discovery/poll';
 import { Engine, type CachedContainer, type DockerEvent, type EngineOptions } from '../engine/engine';
 import { errorMessage } from '../errors';
 import { log } from '../log';
-import type { ContainerSnapshot, NodeSnapshot, PortBinding } from '../scheduler/types';
+import type { ContainerSnapshot, ImageSnapshot, NodeSnapshot, PortBinding } from '../scheduler/types';
+import type { DrainState } from './drain';
 
 export interface ClusterOptions {
   engine: EngineOptions;
@@ -17,6 +18,8 @@ export interface ClusterOptions {
   filters: string[];
   overcommit: number;
   createRetry: number;
+  /** Beyond v1: node availability (drain), see drain.ts; absent = every node active. */
+  drain?: DrainState;
 }
 
 export interface FoundContainer {
@@ -30,6 +33,28 @@ export type ClusterEvent = DockerEvent & { node?: { Name: string; Id: string; Ad
 /** Primary names (`/web`) of a cached container, without link aliases (`/other/alias`). */
 export function primaryNames(c: CachedContainer): string[] {
   return ((c.summary?.Names ?? []) as string[]).filter((n) => n.lastIndexOf('/') === 0).map((n) => n.slice(1));
+}
+
+// Engines replace a CachedContainer (and their image list) whenever it changes, so snapshots can be
+// cached by object identity: a create on a 30,000-container cluster then copies no container twice.
+const containerSnapshots = new WeakMap<CachedContainer, { cpus: number; snapshot: ContainerSnapshot }>();
+const imageSnapshots = new WeakMap<object, ImageSnapshot[]>();
+
+function cachedContainerSnapshot(c: CachedContainer, engineCpus: number): ContainerSnapshot {
+  const hit = containerSnapshots.get(c);
+  if (hit && hit.cpus === engineCpus) return hit.snapshot;
+  const snapshot = snapshotContainer(c, engineCpus);
+  containerSnapshots.set(c, { cpus: engineCpus, snapshot });
+  return snapshot;
+}
+
+function cachedImageSnapshots(images: Engine['images']): ImageSnapshot[] {
+  let hit = imageSnapshots.get(images);
+  if (!hit) {
+    hit = images.map((i) => ({ id: i.Id, repoTags: i.RepoTags ?? [], repoDigests: i.RepoDigests ?? [] }));
+    imageSnapshots.set(images, hit);
+  }
+  return hit;
 }
 
 export function snapshotContainer(c: CachedContainer, engineCpus: number): ContainerSnapshot {
@@ -204,10 +229,18 @@ export class Cluster {
       totalCpus: e.rawCpus,
       totalMemory: e.rawMemory,
       healthIndicator: e.health.indicator(),
-      drained: false,
-      containers: [...[...e.containers.values()].map((c) => snapshotContainer(c, e.rawCpus)), ...(this.pending.get(e.addr) ?? [])],
-      images: e.images.map((i) => ({ id: i.Id, repoTags: i.RepoTags ?? [], repoDigests: i.RepoDigests ?? [] })),
+      drained: this.opts.drain?.isDrained(e.name, e.labels) ?? false,
+      containers: this.nodeContainers(e),
+      images: cachedImageSnapshots(e.images),
     }));
+  }
+
+  private nodeContainers(e: Engine): ContainerSnapshot[] {
+    const out: ContainerSnapshot[] = [];
+    for (const c of e.containers.values()) out.push(cachedContainerSnapshot(c, e.rawCpus));
+    const pending = this.pending.get(e.addr);
+    if (pending) out.push(...pending);
+    return out;
   }
 
   addPending(addr: string, c: ContainerSnapshot): () => void {
@@ -225,7 +258,7 @@ export class Cluster {
   nameTaken(name: string): boolean {
     const n = name.replace(/^\//, '');
     for (const e of this.registered()) {
-      for (const c of e.containers.values()) if (primaryNames(c).includes(n)) return true;
+      for (const c of e.containers.values()) if (cachedContainerSnapshot(c, e.rawCpus).names.includes(n)) return true;
     }
     for (const list of this.pending.values()) for (const c of list) if (c.names.includes(n)) return true;
     return false;

@@ -7,21 +7,39 @@ import { buildInfo, type NodeView } from './info';
 import { baseHeaders, HttpError, parseFilters, sendJson } from './respond';
 import type { RequestCtx, Router } from './router';
 
-export function nodeView(e: Engine, pendingReservations: { cpus: number; memory: number }[] = []): NodeView {
-  let running = 0,
-    paused = 0,
-    stopped = 0,
-    cpus = 0,
-    memory = 0;
+interface ContainerTally {
+  running: number;
+  paused: number;
+  stopped: number;
+  cpus: number;
+  memory: number;
+}
+
+// Recomputed only when the engine's container cache changed: `docker info` on a 1,000-engine
+// cluster then does not walk 30,000 inspect objects per request.
+const tallies = new WeakMap<Engine, { version: number; rawCpus: number; tally: ContainerTally }>();
+
+function containerTally(e: Engine): ContainerTally {
+  const hit = tallies.get(e);
+  if (hit && hit.version === e.containersVersion && hit.rawCpus === e.rawCpus) return hit.tally;
+  const tally: ContainerTally = { running: 0, paused: 0, stopped: 0, cpus: 0, memory: 0 };
   for (const c of e.containers.values()) {
     const st = c.inspect?.State?.Status ?? c.summary?.State;
-    if (st === 'paused') paused++;
-    else if (st === 'running' || st === 'restarting') running++;
-    else stopped++;
+    if (st === 'paused') tally.paused++;
+    else if (st === 'running' || st === 'restarting') tally.running++;
+    else tally.stopped++;
     const hc = c.inspect?.HostConfig ?? {};
-    if (hc.CpuShares) cpus += (hc.CpuShares * e.rawCpus) / 1024;
-    memory += hc.Memory ?? 0;
+    if (hc.CpuShares) tally.cpus += (hc.CpuShares * e.rawCpus) / 1024;
+    tally.memory += hc.Memory ?? 0;
   }
+  tallies.set(e, { version: e.containersVersion, rawCpus: e.rawCpus, tally });
+  return tally;
+}
+
+export function nodeView(e: Engine, pendingReservations: { cpus: number; memory: number }[] = []): NodeView {
+  const { running, paused, stopped, cpus: reservedCpus, memory: reservedMemory } = containerTally(e);
+  let cpus = reservedCpus;
+  let memory = reservedMemory;
   for (const p of pendingReservations) {
     cpus += p.cpus;
     memory += p.memory;
@@ -158,7 +176,12 @@ export function systemRoutes(router: Router): void {
     }),
   );
   router.add('GET', '/info', (ctx) => {
-    const nodes = ctx.cluster.all().map((e) => nodeView(e, ctx.cluster.pending.get(e.addr) ?? []));
+    const drain = ctx.cluster.opts.drain;
+    const nodes = ctx.cluster.all().map((e) => {
+      const view = nodeView(e, ctx.cluster.pending.get(e.addr) ?? []);
+      if (drain?.isDrained(e.name, e.labels)) view.drained = true;
+      return view;
+    });
     sendJson(ctx.res, 200, buildInfo({ nodes, strategy: ctx.strategy, filters: ctx.filters, serverVersion: ctx.serverVersion, eventsListeners: listeners, role: ctx.replica?.roleInfo() }));
   });
   router.add('GET', '/events', events);

@@ -73,6 +73,8 @@ export class Engine {
   rawMemory = 0;
   labels: Record<string, string> = {};
   containers = new Map<string, CachedContainer>();
+  /** Bumped whenever `containers` changes, so views derived from it (info tallies) can be cached. */
+  containersVersion = 0;
   images: any[] = [];
   networks = new Map<string, any>();
   volumes = new Map<string, any>();
@@ -266,7 +268,7 @@ export class Engine {
 
   /** Drops a container from the cache (destroy event, removal through the API). */
   forgetContainer(id: string): void {
-    this.containers.delete(id);
+    if (this.containers.delete(id)) this.containersVersion++;
     this.removedAt.set(id, Date.now());
   }
 
@@ -291,6 +293,7 @@ export class Engine {
     for (const [id, t] of this.removedAt) if (t < started - 60_000) this.removedAt.delete(id);
     for (const [id, t] of this.touchedAt) if (t < started - 60_000) this.touchedAt.delete(id);
     this.containers = next;
+    this.containersVersion++;
   }
 
   /** Re-reads one container (after an event or a call that changed it). */
@@ -317,6 +320,7 @@ export class Engine {
     }
     const entry = { id: s.Id, summary: s, inspect };
     this.containers.set(s.Id, entry);
+    this.containersVersion++;
     this.touchedAt.set(s.Id, Date.now());
     return entry;
   }

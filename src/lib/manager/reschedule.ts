@@ -215,9 +215,17 @@ export class Rescheduler {
     if (!this.active || !this.cluster.engines.has(engine.addr)) return;
     // The reconnect fires on the first successful call: read the node's containers before judging.
     if (refresh) await engine.refreshContainers().catch(() => undefined);
+    // Only containers with the policy are ever rescheduled, so only they can have copies elsewhere:
+    // a node without any costs nothing, which keeps 1,000 engines connecting from being O(n²).
+    const mine = containersToReschedule(engine.containers.values());
+    if (!mine.length) return;
+    const ids = new Set(mine.map(swarmIdOf).filter(Boolean));
     const elsewhere: CachedContainer[] = [];
-    for (const e of this.cluster.registered()) if (e !== engine) elsewhere.push(...e.containers.values());
-    for (const c of staleCopies(engine.containers.values(), elsewhere)) {
+    for (const e of this.cluster.registered()) {
+      if (e === engine) continue;
+      for (const c of e.containers.values()) if (ids.has(swarmIdOf(c))) elsewhere.push(c);
+    }
+    for (const c of staleCopies(mine, elsewhere)) {
       log.info(`Container ${c.id} (${containerName(c)}) was rescheduled, removing the copy on ${engine.name}`, { swarmId: swarmIdOf(c) });
       try {
         const r = await engine.raw('DELETE', `/containers/${c.id}?force=1&v=1`, { timeoutMs: 60_000 });

@@ -14,19 +14,8 @@ export function isAbortError(err: unknown): boolean {
   return err instanceof Error && err.name === 'AbortError';
 }
 
-/** Resolves after `ms`, or as soon as `signal` aborts. */
-export function delay(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
+/** Resolves after `ms`, or as soon as `signal` aborts (the discovery loops' sleep). */
+export { sleep as delay } from '../discovery/poll';
 
 export class TimeoutError extends Error {
   override readonly name = 'TimeoutError';

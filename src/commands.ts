@@ -7,6 +7,10 @@ import HelpCommand from './commands/help';
 import Join from './commands/join';
 import List from './commands/list';
 import Manage from './commands/manage';
+import Node from './commands/node';
+import NodeActivate from './commands/node-activate';
+import NodeDrain from './commands/node-drain';
+import NodeLs from './commands/node-ls';
 import TokenServer from './commands/token-server';
 
 export const COMMANDS = {
@@ -15,5 +19,9 @@ export const COMMANDS = {
   join: Join,
   list: List,
   manage: Manage,
+  node: Node,
+  'node:activate': NodeActivate,
+  'node:drain': NodeDrain,
+  'node:ls': NodeLs,
   'token-server': TokenServer,
 };

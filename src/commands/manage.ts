@@ -10,6 +10,8 @@ export default class Manage extends BaseCommand {
 Cluster options (--cluster-opt key=value):
   swarm.overcommit=0.05   fraction of CPUs and memory added to each engine's capacity (> -1)
   swarm.createretry=0     extra attempts when a create fails (>= 0)
+  swarm.spread.running-only=false   spread counts only running containers, not stopped ones
+  swarm.drain.state-file=<path>     persist node drains (swarm node drain|activate) across restarts
 
 ${DISCOVERY_HELP}`;
   static override hiddenAliases = ['m'];

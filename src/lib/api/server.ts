@@ -12,6 +12,7 @@ import { log } from '../log';
 import { containerRoutes } from './containers';
 import { imageRoutes } from './images';
 import { networkRoutes } from './networks';
+import { nodeRoutes } from './nodes';
 import { HttpError, sendError, socketError } from './respond';
 import { Router, type ApiContext } from './router';
 import { systemRoutes } from './system';
@@ -22,6 +23,7 @@ export function buildRouter(): Router {
   containerRoutes(router);
   imageRoutes(router);
   networkRoutes(router);
+  nodeRoutes(router);
   return router;
 }
 

@@ -6,6 +6,7 @@
  */
 import type { Engine } from '../engine/engine';
 import { errorBodyMessage } from '../engine/http';
+import { log } from '../log';
 import { nameConflictMessage, type ContainerRequest, type LocalNetwork } from '../scheduler/index';
 import type { Cluster } from './cluster';
 import { PlacementError, type Placer } from './scheduling';
@@ -75,7 +76,10 @@ async function attempt(cluster: Cluster, placer: Placer, request: ContainerReque
       return { ok: false, status: 500, error: `Cannot reach node ${engine.name} (${engine.addr}): ${(err as Error).message}`, afterPull: false };
     }
     let afterPull = false;
-    if (r.status === 404 && /no such image|not found|does not exist/i.test(errorBodyMessage(r.body))) {
+    // v1 (engine-api): a 404 naming the image means it is missing there. Other 404s ("plugin ... not
+    // found" for a volume or log driver) are the engine's answer, not a reason to pull.
+    const missing = errorBodyMessage(r.body);
+    if (r.status === 404 && (/no such image/i.test(missing) || (request.image !== '' && missing.includes(request.image)))) {
       afterPull = true;
       try {
         await pullOn(engine, request.image, auth);
@@ -113,8 +117,10 @@ export async function createContainer(cluster: Cluster, placer: Placer, body: an
       rewrites++;
       retries++;
       request = next;
-    } else if (retries < cluster.opts.createRetry) retries++;
-    else break;
+    } else if (retries < cluster.opts.createRetry) {
+      retries++;
+      log.warn(`Failed to create container: ${result.error}, retrying`, { retry: retries, of: cluster.opts.createRetry });
+    } else break;
     result = await attempt(cluster, placer, request, auth);
   }
   if (!result.ok) throw new CreateError(result.status === 409 || result.status === 400 ? result.status : 500, result.error);

@@ -45,6 +45,10 @@ export interface ManagePlan {
   failureRetry: number;
   overcommit: number;
   createRetry: number;
+  /** --cluster-opt swarm.spread.running-only=true: spread's tie-break counts only live containers. */
+  spreadRunningOnly?: boolean;
+  /** --cluster-opt swarm.drain.state-file=<path>: where node drains are persisted (src/lib/manager/drain.ts). */
+  drainStateFile?: string;
   discoveryOpts: Record<string, string>;
   tokenServiceUrl?: string;
   cors: boolean;
@@ -57,9 +61,17 @@ export interface ManagePlan {
   warnings: string[];
 }
 
-export function parseClusterOpts(pairs: readonly string[]): { overcommit: number; createRetry: number; warnings: string[] } {
+export function parseClusterOpts(pairs: readonly string[]): {
+  overcommit: number;
+  createRetry: number;
+  spreadRunningOnly: boolean;
+  drainStateFile?: string;
+  warnings: string[];
+} {
   let overcommit = 0.05;
   let createRetry = 0;
+  let spreadRunningOnly = false;
+  let drainStateFile: string | undefined;
   const warnings: string[] = [];
   for (const pair of pairs) {
     const i = pair.indexOf('=');
@@ -77,11 +89,20 @@ export function parseClusterOpts(pairs: readonly string[]): { overcommit: number
       if (!/^-?\d+$/.test(value)) throw new UserError(`invalid value "${value}" for swarm.createretry: expected an integer`, 2);
       if (n < 0) throw new UserError('swarm.createretry can not be negative', 2);
       createRetry = n;
+    } else if (key === 'swarm.spread.running-only') {
+      if (!['true', 'false', '1', '0'].includes(value)) throw new UserError(`invalid value "${value}" for swarm.spread.running-only: expected true or false`, 2);
+      spreadRunningOnly = value === 'true' || value === '1';
+    } else if (key === 'swarm.drain.state-file') {
+      if (!value) throw new UserError('swarm.drain.state-file needs a file path', 2);
+      drainStateFile = value;
     } else {
-      throw new UserError(`unsupported cluster option ${key} (supported: swarm.overcommit, swarm.createretry)`, 2);
+      throw new UserError(
+        `unsupported cluster option ${key} (supported: swarm.overcommit, swarm.createretry, swarm.spread.running-only, swarm.drain.state-file)`,
+        2,
+      );
     }
   }
-  return { overcommit, createRetry, warnings };
+  return { overcommit, createRetry, spreadRunningOnly, drainStateFile, warnings };
 }
 
 export function planManage(input: ManageInput): ManagePlan {
@@ -99,7 +120,7 @@ export function planManage(input: ManageInput): ManagePlan {
   if (!Number.isInteger(input.failureRetry) || input.failureRetry <= 0) throw new UserError('invalid failure retry count', 2);
   const heartbeatMs = parseDuration(input.heartbeat, '--heartbeat');
   if (heartbeatMs < 1000) throw new UserError('--heartbeat should be at least one second', 2);
-  const { overcommit, createRetry, warnings: optWarnings } = parseClusterOpts(input.clusterOpts);
+  const { overcommit, createRetry, spreadRunningOnly, drainStateFile, warnings: optWarnings } = parseClusterOpts(input.clusterOpts);
   warnings.push(...optWarnings);
   if (input.advertise && isHostPortError(parseHostPort(input.advertise))) {
     throw new UserError('--advertise should be of the form ip:port or hostname:port', 2);
@@ -128,6 +149,8 @@ export function planManage(input: ManageInput): ManagePlan {
     failureRetry: input.failureRetry,
     overcommit,
     createRetry,
+    spreadRunningOnly,
+    drainStateFile,
     discoveryOpts: input.discoveryOpts,
     tokenServiceUrl: input.tokenServiceUrl,
     cors: input.cors,

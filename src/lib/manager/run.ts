@@ -12,11 +12,15 @@ import { engineTls, serverTlsOptions } from '../tls';
 import { ReplicaGate } from '../api/replica';
 import { setupReplication } from './replication';
 import { Rescheduler } from './reschedule';
+import { DrainState } from './drain';
 
 export const SERVER_VERSION = 'swarm/1.2.9';
 
 export async function runManage(plan: ManagePlan, signal: AbortSignal, version = SERVER_VERSION): Promise<void> {
   for (const w of plan.warnings) log.warn(w);
+  // Node drains set at run time; read back from --cluster-opt swarm.drain.state-file (a corrupt file stops the start).
+  const drain = new DrainState(plan.drainStateFile);
+  drain.load();
   // One bad request or engine must not take the whole cluster endpoint down: log and keep serving.
   process.on('unhandledRejection', (err) => log.error('Unexpected error, still serving', { error: errorMessage(err) }));
   process.on('uncaughtException', (err) => log.error('Unexpected exception, still serving', { error: errorMessage(err) }));
@@ -38,8 +42,9 @@ export async function runManage(plan: ManagePlan, signal: AbortSignal, version =
     filters: plan.filters,
     overcommit: plan.overcommit,
     createRetry: plan.createRetry,
+    drain,
   });
-  const placer = new SchedulerPlacer({ strategy: plan.strategy, filters: plan.filters, overcommit: plan.overcommit });
+  const placer = new SchedulerPlacer({ strategy: plan.strategy, filters: plan.filters, overcommit: plan.overcommit, spreadRunningOnly: plan.spreadRunningOnly });
   // Rescheduling on node failure: by the primary only (--replication), else always.
   const rescheduler = new Rescheduler(cluster, placer);
   const election = plan.replication ? await setupReplication(plan.discoveryUrl, plan.discoveryOpts, plan.replication.advertise, plan.replication.ttlMs) : undefined;

@@ -26,6 +26,7 @@ import {
   type ContainerSnapshot,
   type LocalNetwork,
   type NodeSnapshot,
+  type PlaceOptions,
 } from '../scheduler/index';
 
 export class PlacementError extends Error {
@@ -66,6 +67,8 @@ export interface SchedulerOptions {
   strategy: string;
   filters: string[];
   overcommit: number;
+  /** Beyond v1 (--cluster-opt swarm.spread.running-only): spread's tie-break ignores stopped containers. */
+  spreadRunningOnly?: boolean;
 }
 
 /** Filters → strategy over the snapshot, with pending reservations already on the nodes. */
@@ -74,6 +77,16 @@ export class SchedulerPlacer implements Placer {
     // Fail early on unknown names ("strategy not supported" / "filter not supported").
     getStrategy(opts.strategy);
     getFilters(opts.filters);
+  }
+
+  /** What every placement passes to the scheduler: the configured strategy, filters and options. */
+  placeOptions(): PlaceOptions {
+    return {
+      strategy: this.opts.strategy,
+      filters: this.opts.filters,
+      overcommit: this.opts.overcommit,
+      spreadCountsRunningOnly: this.opts.spreadRunningOnly ?? false,
+    };
   }
 
   prepare(body: any, name: string, localNetworks: LocalNetwork[] = []): ContainerRequest {
@@ -91,7 +104,7 @@ export class SchedulerPlacer implements Placer {
   }
 
   place(nodes: NodeSnapshot[], request: ContainerRequest): Placement {
-    const r = placeContainer(nodes, request, { strategy: this.opts.strategy, filters: this.opts.filters, overcommit: this.opts.overcommit });
+    const r = placeContainer(nodes, request, this.placeOptions());
     if (!r.ok) throw new PlacementError(r.error.message);
     return { node: r.node, engineBody: engineCreateBody(request, r.node.totalCpus), reservation: pendingContainer(request, '') };
   }
@@ -117,7 +130,7 @@ export class SchedulerPlacer implements Placer {
 
   pickNode(nodes: NodeSnapshot[], resources = { cpus: 0, memory: 0 }, buildArgs: Record<string, string | null> = {}): NodeSnapshot {
     const request = parseBuildRequest(buildArgs, resources);
-    const r = placeContainer(nodes, request, { strategy: this.opts.strategy, filters: this.opts.filters, overcommit: this.opts.overcommit });
+    const r = placeContainer(nodes, request, this.placeOptions());
     if (!r.ok) throw new PlacementError(r.error.message);
     return r.node;
   }

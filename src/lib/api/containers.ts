@@ -1,4 +1,6 @@
 /** Container routes: list from cache, create through the scheduler, the rest proxied to the owner. */
+import type http from 'node:http';
+import type { ContainerInspect, ContainerSummary, ExecCreateBody, IdResponse, JsonObject, JsonValue, PortSummary } from '../engine/docker-types';
 import type { Engine } from '../engine/engine';
 import { errorBodyMessage } from '../engine/http';
 import { type Cluster, type FoundContainer } from '../manager/cluster';
@@ -36,15 +38,27 @@ function dedupe<T>(list: T[]): T[] {
   });
 }
 
+function isJsonObject(v: JsonValue): v is JsonObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
 // ---- list -----------------------------------------------------------------------------------------
 
-export function listContainers(cluster: Cluster, query: URLSearchParams, now = Date.now()): any[] {
+/** A `docker ps` entry: the engine's summary with the node-qualified names, fresh state and status. */
+export type ListedContainer = ContainerSummary & {
+  Names: string[];
+  State: string;
+  Status: string;
+  Ports: PortSummary[];
+};
+
+export function listContainers(cluster: Cluster, query: URLSearchParams, now = Date.now()): ListedContainer[] {
   const filters = parseFilters(query.get('filters'));
   const all = truthy(query.get('all'));
   const limit = Number(query.get('limit') ?? '-1') || -1;
   const before = query.get('before');
   const showAll = all || !!before || limit > 0;
-  const out: any[] = [];
+  const out: ListedContainer[] = [];
   for (const engine of cluster.registered()) {
     for (const c of engine.containers.values()) {
       const s = c.summary;
@@ -53,29 +67,29 @@ export function listContainers(cluster: Cluster, query: URLSearchParams, now = D
       const state: string = c.inspect?.State?.Status ?? s.State ?? '';
       if (!showAll && (state !== 'running' && state !== 'paused' && state !== 'restarting' || !engine.isHealthy())) continue;
       if (!matchContainer(filters, engine, c.summary, c.inspect, state)) continue;
-      const names = ((s.Names ?? []) as string[]).map((n) => `/${engine.name}${n.startsWith('/') ? n : '/' + n}`);
+      const names = (s.Names ?? []).map((n) => `/${engine.name}${n.startsWith('/') ? n : '/' + n}`);
       out.push({
         ...s,
         Names: names,
         State: state,
         Status: engine.isHealthy() ? containerStatus(c.inspect?.State, s.Status ?? '', now) : 'Host Down',
-        Ports: dedupe(((s.Ports ?? []) as any[]).map((p) => (p.PublicPort ? { ...p, IP: fixPortIp(p.IP, engine.ip) } : p))),
+        Ports: dedupe((s.Ports ?? []).map((p) => (p.PublicPort ? { ...p, IP: fixPortIp(p.IP, engine.ip) } : p))),
       });
     }
   }
   out.sort((a, b) => (b.Created ?? 0) - (a.Created ?? 0));
   if (before) {
-    const i = out.findIndex((c) => c.Id === before || c.Id.startsWith(before) || c.Names.some((n: string) => n.endsWith('/' + before)));
+    const i = out.findIndex((c) => c.Id === before || c.Id.startsWith(before) || c.Names.some((n) => n.endsWith('/' + before)));
     if (i < 0) throw new HttpError(404, `No such container: ${before}`);
     out.splice(0, i + 1);
   }
   return limit > 0 ? out.slice(0, limit) : out;
 }
 
-function matchContainer(filters: Map<string, string[]>, engine: Engine, s: any, inspect: any, state: string): boolean {
+function matchContainer(filters: Map<string, string[]>, engine: Engine, s: ContainerSummary, inspect: ContainerInspect | undefined, state: string): boolean {
   for (const [key, values] of filters) {
     if (!values.length) continue;
-    const names = ((s.Names ?? []) as string[]).map((n) => n.replace(/^\//, ''));
+    const names = (s.Names ?? []).map((n) => n.replace(/^\//, ''));
     let ok: boolean;
     switch (key) {
       case 'name':
@@ -112,10 +126,10 @@ function matchContainer(filters: Map<string, string[]>, engine: Engine, s: any, 
         ok = values.some((v) => s.Image === v || s.ImageID === v || String(s.Image).split(':')[0] === v || s.ImageID?.replace('sha256:', '').startsWith(v));
         break;
       case 'volume':
-        ok = values.some((v) => ((s.Mounts ?? []) as any[]).some((m) => m.Name === v || m.Destination === v || m.Source === v));
+        ok = values.some((v) => (s.Mounts ?? []).some((m) => m.Name === v || m.Destination === v || m.Source === v));
         break;
       case 'network':
-        ok = values.some((v) => Object.entries(s.NetworkSettings?.Networks ?? {}).some(([n, cfg]: [string, any]) => n === v || cfg?.NetworkID === v));
+        ok = values.some((v) => Object.entries(s.NetworkSettings?.Networks ?? {}).some(([n, cfg]) => n === v || cfg?.NetworkID === v));
         break;
       case 'is-task':
         ok = values.includes('false');
@@ -144,11 +158,11 @@ async function refreshBeforeList(ctx: RequestCtx): Promise<void> {
 // ---- create ---------------------------------------------------------------------------------------
 
 async function createContainerRoute(ctx: RequestCtx): Promise<void> {
-  const body = await readJson<any>(ctx.req);
+  const body = await readJson<JsonValue>(ctx.req);
   if (!body || typeof body !== 'object' || Array.isArray(body)) throw new HttpError(400, 'invalid JSON in request body: expected an object');
   const name = (ctx.query.get('name') ?? '').replace(/^\//, '');
   try {
-    const created = await createContainer(ctx.cluster, ctx.placer, body, name, ctx.req.headers['x-registry-auth'] as string | undefined);
+    const created: unknown = await createContainer(ctx.cluster, ctx.placer, body, name, ctx.req.headers['x-registry-auth'] as string | undefined);
     sendJson(ctx.res, 201, created);
   } catch (err) {
     if (err instanceof CreateError) throw new HttpError(err.status, err.message);
@@ -162,7 +176,7 @@ async function inspectContainer(ctx: RequestCtx): Promise<void> {
   const { engine, container } = requireContainer(ctx.cluster, ctx.params.name!);
   const r = await forward(ctx.req, engine, `/containers/${container.id}/json${ctx.search}`);
   if (r.status !== 200) throw new HttpError(r.status, errorBodyMessage(r.body));
-  const c = JSON.parse(r.body.toString());
+  const c = JSON.parse(r.body.toString()) as ContainerInspect;
   c.Node = {
     ID: engine.id,
     IP: engine.ip,
@@ -172,7 +186,7 @@ async function inspectContainer(ctx: RequestCtx): Promise<void> {
     Memory: engine.rawMemory,
     Labels: engine.labels,
   };
-  const ports = c.NetworkSettings?.Ports as Record<string, { HostIp: string; HostPort: string }[] | null> | undefined;
+  const ports = c.NetworkSettings?.Ports;
   if (ports) {
     for (const [k, list] of Object.entries(ports)) {
       if (list) ports[k] = dedupe(list.map((b) => ({ ...b, HostIp: fixPortIp(b.HostIp, engine.ip) })));
@@ -201,7 +215,7 @@ function proxyAndRefresh(op: string) {
   };
 }
 
-export function passThrough(ctx: RequestCtx, r: { status: number; headers: Record<string, any>; body: Buffer }): void {
+export function passThrough(ctx: RequestCtx, r: { status: number; headers: http.IncomingHttpHeaders; body: Buffer }): void {
   if (r.status >= 400) throw new HttpError(r.status, errorBodyMessage(r.body));
   const headers: Record<string, string> = { 'Api-Version': '1.41' };
   if (r.headers['content-type']) headers['Content-Type'] = r.headers['content-type'];
@@ -244,10 +258,11 @@ async function removeContainer(ctx: RequestCtx): Promise<void> {
 
 async function createExec(ctx: RequestCtx): Promise<void> {
   const { engine, container } = requireContainer(ctx.cluster, ctx.params.name!);
-  const body = await readJson<any>(ctx.req);
-  if (!body?.Cmd || (Array.isArray(body.Cmd) && body.Cmd.length === 0)) throw new HttpError(400, 'No exec command specified');
+  const body = await readJson<JsonValue>(ctx.req);
+  const exec: ExecCreateBody | undefined = isJsonObject(body) ? body : undefined; // a non-object has no Cmd
+  if (!exec?.Cmd || (Array.isArray(exec.Cmd) && exec.Cmd.length === 0)) throw new HttpError(400, 'No exec command specified');
   const r = await forward(ctx.req, engine, `/containers/${container.id}/exec`, Buffer.from(JSON.stringify(body)));
-  if (r.status === 201) engine.execs.add(JSON.parse(r.body.toString()).Id);
+  if (r.status === 201) engine.execs.add((JSON.parse(r.body.toString()) as IdResponse).Id);
   passThrough(ctx, r);
 }
 

@@ -1,4 +1,5 @@
 /** Human renderings Docker uses: durations in `docker ps` Status, binary sizes in `docker info`. */
+import type { ContainerState } from '../engine/docker-types';
 
 /** go-units HumanDuration. */
 export function humanDuration(ms: number): string {
@@ -37,7 +38,7 @@ function since(iso: string | undefined, now: number): number {
 }
 
 /** The Status column of `docker ps`, recomputed from an inspect State (the cached text goes stale). */
-export function containerStatus(state: any, fallback: string, now = Date.now()): string {
+export function containerStatus(state: ContainerState | null | undefined, fallback: string, now = Date.now()): string {
   if (!state || typeof state !== 'object') return fallback;
   const health = state.Health?.Status;
   const healthText = health === 'starting' ? ' (health: starting)' : health && health !== 'none' ? ` (${health})` : '';

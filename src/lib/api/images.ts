@@ -1,5 +1,6 @@
 /** Image routes: list merged across engines, pull/load/import fanned out, the rest to an engine holding the image. */
 import type http from 'node:http';
+import type { ImageSummary, ProgressMessage } from '../engine/docker-types';
 import type { Engine } from '../engine/engine';
 import { errorBodyMessage } from '../engine/http';
 import { JsonStreamParser } from '../engine/jsonstream';
@@ -14,12 +15,15 @@ function globToRegex(glob: string): RegExp {
   return new RegExp('^' + glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '.') + '$');
 }
 
-export function listImages(engines: Engine[], query: URLSearchParams): any[] {
+/** An image of `docker images`: one per ID across the nodes, with every node's tags and digests. */
+export type MergedImage = ImageSummary & { RepoTags: string[]; RepoDigests: string[] };
+
+export function listImages(engines: Engine[], query: URLSearchParams): MergedImage[] {
   const filters = parseFilters(query.get('filters') ?? (query.get('filter') ? JSON.stringify({ reference: [query.get('filter')] }) : null));
   for (const k of filters.keys()) if (!['node', 'reference', 'label', 'dangling', 'before', 'since'].includes(k)) throw new HttpError(400, `invalid filter '${k}'`);
   const dangling = filters.get('dangling');
   if (dangling) for (const d of dangling) if (!['true', 'false', '1', '0'].includes(d)) throw new HttpError(400, `invalid filter 'dangling=${d}'`);
-  const byId = new Map<string, any>();
+  const byId = new Map<string, MergedImage>();
   for (const engine of engines) {
     const nodes = filters.get('node');
     if (nodes?.length && !nodes.some((n) => matchesPattern(n, engine.name) || n === engine.id)) continue;
@@ -42,11 +46,11 @@ export function listImages(engines: Engine[], query: URLSearchParams): any[] {
         const repo = t.slice(0, t.lastIndexOf(':'));
         return re.test(t) || re.test(repo) || normalizeImageRef(t) === normalizeImageRef(r);
       });
-    out = out.filter((img) => (img.RepoTags as string[]).some(matches)).map((img) => ({ ...img, RepoTags: (img.RepoTags as string[]).filter(matches) }));
+    out = out.filter((img) => img.RepoTags.some(matches)).map((img) => ({ ...img, RepoTags: img.RepoTags.filter(matches) }));
   }
   if (dangling?.length) {
     const want = dangling[0] === 'true' || dangling[0] === '1';
-    out = out.filter((img) => ((img.RepoTags as string[]).filter((t) => t !== '<none>:<none>').length === 0) === want);
+    out = out.filter((img) => (img.RepoTags.filter((t) => t !== '<none>:<none>').length === 0) === want);
   }
   const labels = filters.get('label');
   if (labels?.length) {
@@ -83,7 +87,7 @@ async function fanOutStream(
   engines: Engine[],
   path: string,
   body: Buffer | undefined,
-  relabel: (engine: Engine, msg: any) => any,
+  relabel: (engine: Engine, msg: ProgressMessage) => ProgressMessage,
 ): Promise<void> {
   if (!engines.length) throw new HttpError(500, 'No healthy node available in the cluster');
   startStream(ctx.res);
@@ -99,13 +103,13 @@ async function fanOutStream(
         const res = await engine.open('POST', path, { raw: body ?? Buffer.alloc(0), headers });
         if ((res.statusCode ?? 500) >= 300) {
           const chunks: Buffer[] = [];
-          for await (const c of res) chunks.push(c as Buffer);
+          for await (const c of res as AsyncIterable<Buffer>) chunks.push(c);
           throw new Error(errorBodyMessage(Buffer.concat(chunks)));
         }
         const parser = new JsonStreamParser();
         res.setEncoding('utf8');
-        for await (const chunk of res) {
-          for (const msg of parser.push(chunk as string) as any[]) {
+        for await (const chunk of res as AsyncIterable<string>) {
+          for (const msg of parser.push(chunk) as ProgressMessage[]) {
             if (msg.error) failures.push(`${engine.name}: ${msg.error}`);
             ctx.res.write(JSON.stringify(relabel(engine, msg)) + '\n');
           }
@@ -159,7 +163,7 @@ async function build(ctx: RequestCtx): Promise<void> {
   const memory = Number(ctx.query.get('memory') ?? 0) || 0;
   let buildArgs: Record<string, string | null> = {};
   try {
-    buildArgs = JSON.parse(ctx.query.get('buildargs') || '{}') ?? {};
+    buildArgs = (JSON.parse(ctx.query.get('buildargs') || '{}') as Record<string, string | null> | null) ?? {};
   } catch {
     throw new HttpError(400, 'invalid buildargs: expected a JSON object');
   }
@@ -195,13 +199,13 @@ async function tag(ctx: RequestCtx): Promise<void> {
 async function removeImage(ctx: RequestCtx): Promise<void> {
   const name = ctx.params.name!;
   const engines = holders(ctx, name);
-  const items: any[] = [];
+  const items: unknown[] = [];
   const errors: { status: number; message: string }[] = [];
   await Promise.all(
     engines.map(async (engine) => {
       const r = await forward(ctx.req, engine, `/images/${name}${ctx.search}`, Buffer.alloc(0));
       if (r.status === 200) {
-        for (const it of JSON.parse(r.body.toString()) as any[]) {
+        for (const it of JSON.parse(r.body.toString()) as unknown[]) {
           if (!items.some((x) => JSON.stringify(x) === JSON.stringify(it))) items.push(it);
         }
         await engine.refreshImages().catch(() => undefined);

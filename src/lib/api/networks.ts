@@ -1,4 +1,5 @@
 /** Network and volume routes (spec §3.2): aggregated lists, placement for creates, owners for the rest. */
+import type { NetworkConnectBody, NetworkCreateBody, NetworkResource, Volume, VolumeCreateBody } from '../engine/docker-types';
 import type { Engine } from '../engine/engine';
 import { errorBodyMessage } from '../engine/http';
 import { PlacementError, newSwarmId } from '../manager/scheduling';
@@ -9,13 +10,13 @@ import type { RequestCtx, Router } from './router';
 
 const BUILTIN = new Set(['bridge', 'host', 'none']);
 
-export function listNetworks(engines: Engine[], query: URLSearchParams): any[] {
+export function listNetworks(engines: Engine[], query: URLSearchParams): NetworkResource[] {
   const filters = parseFilters(query.get('filters'));
   for (const [k, vs] of filters) {
     if (!['name', 'id', 'type', 'label', 'driver', 'node', 'scope'].includes(k)) throw new HttpError(400, `invalid filter '${k}'`);
     if (k === 'type') for (const v of vs) if (v !== 'custom' && v !== 'builtin') throw new HttpError(400, `invalid filter: 'type'='${v}'`);
   }
-  const out: any[] = [];
+  const out: NetworkResource[] = [];
   const seenGlobal = new Set<string>();
   for (const engine of engines) {
     for (const n of engine.networks.values()) {
@@ -48,14 +49,14 @@ export function listNetworks(engines: Engine[], query: URLSearchParams): any[] {
   return out;
 }
 
-function requireNetwork(ctx: RequestCtx, ref: string, engine?: Engine): { engine: Engine; network: any } {
+function requireNetwork(ctx: RequestCtx, ref: string, engine?: Engine): { engine: Engine; network: NetworkResource } {
   const hits = ctx.cluster.findNetworks(ref).filter((h) => !engine || h.engine === engine);
   if (!hits.length) throw new HttpError(404, `network ${ref} not found`);
   return hits.find((h) => h.engine.isHealthy()) ?? hits[0]!;
 }
 
 async function createNetwork(ctx: RequestCtx): Promise<void> {
-  const body = await readJson<any>(ctx.req);
+  const body = await readJson<NetworkCreateBody | null>(ctx.req);
   if (!body?.Name) throw new HttpError(400, 'network name is required');
   let engine: Engine | undefined;
   const slash = String(body.Name).indexOf('/');
@@ -86,7 +87,7 @@ async function inspectNetwork(ctx: RequestCtx): Promise<void> {
 
 function connectOrDisconnect(op: 'connect' | 'disconnect') {
   return async (ctx: RequestCtx) => {
-    const body = await readJson<any>(ctx.req);
+    const body = await readJson<NetworkConnectBody | null>(ctx.req);
     if (!body?.Container) throw new HttpError(400, 'Container is required');
     const { engine, container } = requireContainer(ctx.cluster, String(body.Container));
     const ref = ctx.params.id!;
@@ -110,10 +111,10 @@ async function removeNetwork(ctx: RequestCtx): Promise<void> {
 
 // ---- volumes --------------------------------------------------------------------------------------
 
-export function listVolumes(engines: Engine[], query: URLSearchParams): any {
+export function listVolumes(engines: Engine[], query: URLSearchParams): { Volumes: Volume[]; Warnings: null } {
   const filters = parseFilters(query.get('filters'));
   for (const k of filters.keys()) if (!['name', 'node', 'label', 'driver', 'dangling'].includes(k)) throw new HttpError(400, `invalid filter '${k}'`);
-  const out: any[] = [];
+  const out: Volume[] = [];
   for (const engine of engines) {
     for (const v of engine.volumes.values()) {
       const shown = { ...v, Name: v.Driver === 'local' ? `${engine.name}/${v.Name}` : v.Name };
@@ -138,7 +139,7 @@ export function listVolumes(engines: Engine[], query: URLSearchParams): any {
 }
 
 async function createVolume(ctx: RequestCtx): Promise<void> {
-  const body = await readJson<any>(ctx.req, {});
+  const body = await readJson<VolumeCreateBody>(ctx.req, {});
   let engines: Engine[];
   const name = String(body.Name ?? '');
   const slash = name.indexOf('/');

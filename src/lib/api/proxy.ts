@@ -58,7 +58,7 @@ export function proxyTo(req: http.IncomingMessage, res: http.ServerResponse, eng
       const status = ures.statusCode ?? 502;
       res.writeHead(status, forwardHeaders(ures.headers));
       res.flushHeaders?.();
-      ures.on('data', (chunk) => res.write(chunk));
+      ures.on('data', (chunk: Buffer) => res.write(chunk));
       ures.on('end', () => {
         void Promise.resolve(opts.after?.(status))
           .catch(() => undefined)

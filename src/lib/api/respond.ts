@@ -65,7 +65,7 @@ export async function readBody(req: http.IncomingMessage): Promise<Buffer> {
 }
 
 /** The request body as JSON; 400 with the parser's message when malformed. Empty body → `fallback`. */
-export async function readJson<T = any>(req: http.IncomingMessage, fallback?: T): Promise<T> {
+export async function readJson<T = unknown>(req: http.IncomingMessage, fallback?: T): Promise<T> {
   const buf = await readBody(req);
   const text = buf.toString().trim();
   if (!text) {

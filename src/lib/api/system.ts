@@ -1,5 +1,6 @@
 /** Local routes (`/_ping`, `/version`), the aggregated `/info`, and the cluster `/events` stream. */
 import os from 'node:os';
+import type { HostConfig } from '../engine/docker-types';
 import type { Engine } from '../engine/engine';
 import { API_VERSION, MIN_API_VERSION } from '../engine/version';
 import type { ClusterEvent } from '../manager/cluster';
@@ -28,7 +29,7 @@ function containerTally(e: Engine): ContainerTally {
     if (st === 'paused') tally.paused++;
     else if (st === 'running' || st === 'restarting') tally.running++;
     else tally.stopped++;
-    const hc = c.inspect?.HostConfig ?? {};
+    const hc: HostConfig = c.inspect?.HostConfig ?? {};
     if (hc.CpuShares) tally.cpus += (hc.CpuShares * e.rawCpus) / 1024;
     tally.memory += hc.Memory ?? 0;
   }

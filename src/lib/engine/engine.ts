@@ -10,6 +10,7 @@ import { errorMessage } from '../errors';
 import { log } from '../log';
 import { EngineHealth, isConnectionError, STATE_LABEL, type HealthTransition } from './health';
 import { call, callJson, EngineHttpError, openRequest, targetOf, type CallOptions, type EngineTarget, type RawResponse } from './http';
+import type { ContainerInspect, ContainerSummary, DockerEvent, EngineInfo, EngineVersion, ImageSummary, NetworkResource, Volume, VolumeListResponse } from './docker-types';
 import { JsonStreamParser } from './jsonstream';
 import type { EngineTls } from '../tls';
 import { negotiateApiVersion } from './version';
@@ -35,25 +36,14 @@ export interface EngineHooks {
   engineWithId(id: string, self: Engine): Engine | undefined;
 }
 
-export interface DockerEvent {
-  Type?: string;
-  Action?: string;
-  status?: string;
-  id?: string;
-  from?: string;
-  Actor?: { ID?: string; Attributes?: Record<string, string> };
-  scope?: string;
-  time?: number;
-  timeNano?: number;
-  [k: string]: unknown;
-}
+export type { DockerEvent } from './docker-types';
 
 export interface CachedContainer {
   id: string;
   /** The engine's /containers/json entry. */
-  summary: any;
+  summary: ContainerSummary;
   /** The engine's inspect output (config, host config, state). */
-  inspect?: any;
+  inspect?: ContainerInspect;
 }
 
 const IGNORED_CONTAINER_ACTIONS = /^(top|resize|exec_|attach|archive|copy|export|detach|commit|extract)/;
@@ -65,8 +55,9 @@ export class Engine {
   daemonId = '';
   name = '';
   ip = '';
-  info: any = {};
-  version: any = {};
+  /** The engine's /info ({} until validated). */
+  info: Partial<EngineInfo> = {};
+  version: EngineVersion = {};
   apiVersion = '1.24';
   /** Raw capacity as the engine reports it. */
   rawCpus = 0;
@@ -75,9 +66,9 @@ export class Engine {
   containers = new Map<string, CachedContainer>();
   /** Bumped whenever `containers` changes, so views derived from it (info tallies) can be cached. */
   containersVersion = 0;
-  images: any[] = [];
-  networks = new Map<string, any>();
-  volumes = new Map<string, any>();
+  images: ImageSummary[] = [];
+  networks = new Map<string, NetworkResource>();
+  volumes = new Map<string, Volume>();
   /** Exec IDs created through the manager (exec start is routed by them). */
   execs = new Set<string>();
   updatedAt = new Date();
@@ -153,7 +144,7 @@ export class Engine {
     }
   }
 
-  json<T = any>(method: string, p: string, opts: CallOptions = {}): Promise<T> {
+  json<T = unknown>(method: string, p: string, opts: CallOptions = {}): Promise<T> {
     return this.tracked(callJson<T>(this.target, method, this.path(p), { timeoutMs: this.opts.timeoutMs ?? 30_000, ...opts }));
   }
 
@@ -187,11 +178,11 @@ export class Engine {
       } catch {
         this.ip = this.target.host;
       }
-      const info = await callJson(this.target, 'GET', '/info', { timeoutMs: this.opts.timeoutMs ?? 30_000 });
+      const info = await callJson<EngineInfo>(this.target, 'GET', '/info', { timeoutMs: this.opts.timeoutMs ?? 30_000 });
       if (!(info?.NCPU > 0) || !(info?.MemTotal > 0)) {
         throw new Error(`cannot get resources for this engine, make sure ${this.addr} is a Docker Engine, not a Swarm manager`);
       }
-      const version = await callJson(this.target, 'GET', '/version', { timeoutMs: this.opts.timeoutMs ?? 30_000 });
+      const version = await callJson<EngineVersion>(this.target, 'GET', '/version', { timeoutMs: this.opts.timeoutMs ?? 30_000 });
       this.version = version;
       this.apiVersion = negotiateApiVersion(version?.ApiVersion);
       this.applyInfo(info);
@@ -216,7 +207,7 @@ export class Engine {
     }
   }
 
-  private applyInfo(info: any): void {
+  private applyInfo(info: EngineInfo): void {
     this.info = info;
     this.lastInfoAt = Date.now();
     this.name = info.Name || this.name;
@@ -228,7 +219,7 @@ export class Engine {
       operatingsystem: info.OperatingSystem ?? '',
       ostype: info.OSType ?? '',
     };
-    for (const l of (info.Labels ?? []) as string[]) {
+    for (const l of info.Labels ?? []) {
       const i = l.indexOf('=');
       if (i < 0) throw new Error(`invalid engine label "${l}": expected key=value`);
       const k = l.slice(0, i);
@@ -250,7 +241,7 @@ export class Engine {
   }
 
   async refreshInfo(): Promise<void> {
-    const info = await this.json('GET', '/info');
+    const info = await this.json<EngineInfo>('GET', '/info');
     const id = `${info.ID}|${this.addr}`;
     if (this.id && id !== this.id) {
       const msg = `Engine (ID: ${this.id}, Addr: ${this.addr}) shows up with another ID:${id}. Please remove it from cluster, it can be added back.`;
@@ -266,6 +257,12 @@ export class Engine {
   private touchedAt = new Map<string, number>();
   private removedAt = new Map<string, number>();
 
+  /** Puts a container back in the cache (a reschedule that failed after dropping it). */
+  restoreContainer(c: CachedContainer): void {
+    this.containers.set(c.id, c);
+    this.containersVersion++;
+  }
+
   /** Drops a container from the cache (destroy event, removal through the API). */
   forgetContainer(id: string): void {
     if (this.containers.delete(id)) this.containersVersion++;
@@ -274,14 +271,14 @@ export class Engine {
 
   async refreshContainers(full = false): Promise<void> {
     const started = Date.now();
-    const list: any[] = ((await this.json('GET', '/containers/json?all=1')) as any[]).filter((s) => !((this.removedAt.get(s.Id) ?? 0) >= started));
+    const list = (await this.json<ContainerSummary[]>('GET', '/containers/json?all=1')).filter((s) => !((this.removedAt.get(s.Id) ?? 0) >= started));
     const next = new Map<string, CachedContainer>();
     await this.eachLimited(list, 8, async (s) => {
       const old = this.containers.get(s.Id);
       const entry: CachedContainer = { id: s.Id, summary: s, inspect: old?.inspect };
       if (full || !old?.inspect || s.State === 'restarting' || old.summary?.State !== s.State) {
         try {
-          entry.inspect = await this.json('GET', `/containers/${s.Id}/json`);
+          entry.inspect = await this.json<ContainerInspect>('GET', `/containers/${s.Id}/json`);
         } catch {
           /* gone meanwhile */
         }
@@ -299,23 +296,23 @@ export class Engine {
   /** Re-reads one container (after an event or a call that changed it). */
   async refreshContainer(id: string): Promise<CachedContainer | undefined> {
     const filters = encodeURIComponent(JSON.stringify({ id: [id] }));
-    const list: any[] = await this.json('GET', `/containers/json?all=1&filters=${filters}`);
+    const list = await this.json<ContainerSummary[]>('GET', `/containers/json?all=1&filters=${filters}`);
     const s = list.find((c) => c.Id === id || c.Id.startsWith(id));
     if (!s) {
       for (const key of this.containers.keys()) if (key === id || key.startsWith(id)) this.forgetContainer(key);
       return undefined;
     }
-    let inspect: any;
+    let inspect: ContainerInspect | undefined;
     let fresh = true;
     try {
-      inspect = await this.json('GET', `/containers/${s.Id}/json`);
+      inspect = await this.json<ContainerInspect>('GET', `/containers/${s.Id}/json`);
     } catch {
       inspect = this.containers.get(s.Id)?.inspect;
       fresh = false;
     }
     // The list can lag a rename (old and new name both listed for a moment): inspect's Name is authoritative.
     if (fresh && typeof inspect?.Name === 'string' && inspect.Name) {
-      const aliases = ((s.Names ?? []) as string[]).filter((n) => n.lastIndexOf('/') > 0);
+      const aliases = (s.Names ?? []).filter((n) => n.lastIndexOf('/') > 0);
       s.Names = [inspect.Name, ...aliases];
     }
     const entry = { id: s.Id, summary: s, inspect };
@@ -326,17 +323,17 @@ export class Engine {
   }
 
   async refreshImages(): Promise<void> {
-    this.images = (await this.json('GET', '/images/json')) ?? [];
+    this.images = (await this.json<ImageSummary[] | undefined>('GET', '/images/json')) ?? [];
   }
 
   async refreshNetworks(): Promise<void> {
-    const list: any[] = (await this.json('GET', '/networks')) ?? [];
+    const list = (await this.json<NetworkResource[] | undefined>('GET', '/networks')) ?? [];
     this.networks = new Map(list.map((n) => [n.Id, n]));
   }
 
   async refreshVolumes(): Promise<void> {
-    const r = await this.json('GET', '/volumes');
-    this.volumes = new Map(((r?.Volumes ?? []) as any[]).map((v) => [v.Name, v]));
+    const r = await this.json<VolumeListResponse | undefined>('GET', '/volumes');
+    this.volumes = new Map((r?.Volumes ?? []).map((v) => [v.Name, v]));
   }
 
   // ---- loops --------------------------------------------------------------------------------------
@@ -391,8 +388,8 @@ export class Engine {
         this.noteSuccess();
         const parser = new JsonStreamParser();
         res.setEncoding('utf8');
-        for await (const chunk of res) {
-          for (const ev of parser.push(chunk as string)) await this.handleEvent(ev as DockerEvent);
+        for await (const chunk of res as AsyncIterable<string>) {
+          for (const ev of parser.push(chunk)) await this.handleEvent(ev as DockerEvent);
         }
         if (stop.aborted) break;
         throw Object.assign(new Error('events stream closed by the engine'), { code: 'ECONNRESET' });

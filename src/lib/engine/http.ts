@@ -109,7 +109,7 @@ export function openRequest(target: EngineTarget, method: string, path: string, 
 
 export async function readAll(res: http.IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  for await (const c of res) chunks.push(typeof c === 'string' ? Buffer.from(c) : c);
+  for await (const c of res as AsyncIterable<Buffer | string>) chunks.push(typeof c === 'string' ? Buffer.from(c) : c);
   return Buffer.concat(chunks);
 }
 
@@ -120,8 +120,11 @@ export async function call(target: EngineTarget, method: string, path: string, o
   return { status: res.statusCode ?? 0, headers: res.headers, body };
 }
 
-/** A buffered JSON call: resolves the decoded body on 2xx, throws EngineHttpError otherwise. */
-export async function callJson<T = any>(target: EngineTarget, method: string, path: string, opts: CallOptions = {}): Promise<T> {
+/**
+ * A buffered JSON call: resolves the decoded body on 2xx (undefined when empty), throws EngineHttpError
+ * otherwise. The body is cast to T, not validated: T is the engine's wire contract (docker-types.ts).
+ */
+export async function callJson<T = unknown>(target: EngineTarget, method: string, path: string, opts: CallOptions = {}): Promise<T> {
   const r = await call(target, method, path, opts);
   if (r.status < 200 || r.status >= 300) throw new EngineHttpError(r.status, errorBodyMessage(r.body) || `HTTP ${r.status}`);
   const text = r.body.toString();

@@ -6,6 +6,7 @@
 import { EventEmitter } from 'node:events';
 import type { Discovery } from '../discovery/types';
 import { sleep } from '../discovery/poll';
+import type { ContainerConfig, HostConfig, NetworkResource, Volume } from '../engine/docker-types';
 import { Engine, type CachedContainer, type DockerEvent, type EngineOptions } from '../engine/engine';
 import { errorMessage } from '../errors';
 import { log } from '../log';
@@ -32,7 +33,7 @@ export type ClusterEvent = DockerEvent & { node?: { Name: string; Id: string; Ad
 
 /** Primary names (`/web`) of a cached container, without link aliases (`/other/alias`). */
 export function primaryNames(c: CachedContainer): string[] {
-  return ((c.summary?.Names ?? []) as string[]).filter((n) => n.lastIndexOf('/') === 0).map((n) => n.slice(1));
+  return (c.summary?.Names ?? []).filter((n) => n.lastIndexOf('/') === 0).map((n) => n.slice(1));
 }
 
 // Engines replace a CachedContainer (and their image list) whenever it changes, so snapshots can be
@@ -58,10 +59,10 @@ function cachedImageSnapshots(images: Engine['images']): ImageSnapshot[] {
 }
 
 export function snapshotContainer(c: CachedContainer, engineCpus: number): ContainerSnapshot {
-  const hc = c.inspect?.HostConfig ?? c.summary?.HostConfig ?? {};
-  const cfg = c.inspect?.Config ?? {};
+  const hc: HostConfig = c.inspect?.HostConfig ?? c.summary?.HostConfig ?? {};
+  const cfg: ContainerConfig = c.inspect?.Config ?? {};
   const bindings: PortBinding[] = [];
-  for (const [port, list] of Object.entries((hc.PortBindings ?? {}) as Record<string, { HostIp?: string; HostPort?: string }[] | null>)) {
+  for (const [port, list] of Object.entries(hc.PortBindings ?? {})) {
     for (const b of list ?? []) bindings.push({ containerPort: port, hostIp: b.HostIp ?? '', hostPort: b.HostPort ?? '' });
   }
   return {
@@ -307,8 +308,8 @@ export class Cluster {
   }
 
   /** Networks by ID, name, `<node>/<name>`, unique ID prefix. */
-  findNetworks(ref: string): { engine: Engine; network: any }[] {
-    const all: { engine: Engine; network: any }[] = [];
+  findNetworks(ref: string): { engine: Engine; network: NetworkResource }[] {
+    const all: { engine: Engine; network: NetworkResource }[] = [];
     for (const engine of this.registered()) for (const network of engine.networks.values()) all.push({ engine, network });
     const exact = all.filter((f) => f.network.Id === ref);
     if (exact.length) return exact;
@@ -327,8 +328,8 @@ export class Cluster {
   }
 
   /** Volumes by name or `<node>/<name>`. */
-  findVolumes(ref: string): { engine: Engine; volume: any }[] {
-    const all: { engine: Engine; volume: any }[] = [];
+  findVolumes(ref: string): { engine: Engine; volume: Volume }[] {
+    const all: { engine: Engine; volume: Volume }[] = [];
     for (const engine of this.registered()) for (const volume of engine.volumes.values()) all.push({ engine, volume });
     const byName = all.filter((f) => f.volume.Name === ref);
     if (byName.length) return byName;

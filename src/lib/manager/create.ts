@@ -4,6 +4,7 @@
  * mismatch → ostype constraint; image not found → image affinity; then `swarm.createretry` plain
  * attempts).
  */
+import type { IdResponse } from '../engine/docker-types';
 import type { Engine } from '../engine/engine';
 import { errorBodyMessage } from '../engine/http';
 import { log } from '../log';
@@ -50,7 +51,7 @@ function localNetworks(cluster: Cluster): LocalNetwork[] {
 interface Attempt {
   ok: boolean;
   status: number;
-  body?: any;
+  body?: IdResponse;
   error: string;
   afterPull: boolean;
 }
@@ -89,7 +90,7 @@ async function attempt(cluster: Cluster, placer: Placer, request: ContainerReque
       r = await create();
     }
     if (r.status !== 201) return { ok: false, status: r.status, error: errorBodyMessage(r.body), afterPull };
-    const created = JSON.parse(r.body.toString());
+    const created = JSON.parse(r.body.toString()) as IdResponse;
     await engine.refreshContainer(created.Id).catch(() => undefined);
     return { ok: true, status: 201, body: created, error: '', afterPull };
   } finally {
@@ -97,7 +98,7 @@ async function attempt(cluster: Cluster, placer: Placer, request: ContainerReque
   }
 }
 
-export async function createContainer(cluster: Cluster, placer: Placer, body: any, name: string, auth?: string): Promise<any> {
+export async function createContainer(cluster: Cluster, placer: Placer, body: unknown, name: string, auth?: string): Promise<IdResponse> {
   if (name && cluster.nameTaken(name)) throw new CreateError(409, nameConflictMessage(name));
   let request;
   try {
@@ -124,5 +125,6 @@ export async function createContainer(cluster: Cluster, placer: Placer, body: an
     result = await attempt(cluster, placer, request, auth);
   }
   if (!result.ok) throw new CreateError(result.status === 409 || result.status === 400 ? result.status : 500, result.error);
+  if (!result.body) throw new CreateError(500, 'the engine answered the create without a container ID');
   return result.body;
 }

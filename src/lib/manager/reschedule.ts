@@ -9,6 +9,7 @@
  *   lives on another node, in a newer copy, is force-removed with its volumes, so there are never two.
  * - On becoming primary: the same two passes over the nodes that are already down or up.
  */
+import type { IdResponse } from '../engine/docker-types';
 import type { CachedContainer, Engine } from '../engine/engine';
 import { errorMessage } from '../errors';
 import { log } from '../log';
@@ -60,7 +61,7 @@ export function createdMs(c: CachedContainer): number {
 }
 
 export function containerName(c: CachedContainer): string {
-  const n = typeof c.inspect?.Name === 'string' ? c.inspect.Name : ((c.summary?.Names ?? []) as string[]).find((x) => x.lastIndexOf('/') === 0) ?? '';
+  const n = typeof c.inspect?.Name === 'string' ? c.inspect.Name : (c.summary?.Names ?? []).find((x) => x.lastIndexOf('/') === 0) ?? '';
   return n.replace(/^\//, '');
 }
 
@@ -176,16 +177,16 @@ export class Rescheduler {
       const body = recreateBody(c, engine.rawCpus);
       // Drop it from the failed node first, or both show up in ps and the name looks taken.
       engine.forgetContainer(c.id);
-      let created: { Id?: string };
+      let created: IdResponse;
       try {
-        created = (await createContainer(this.cluster, this.placer, body, name)) as { Id?: string };
+        created = await createContainer(this.cluster, this.placer, body, name);
       } catch (err) {
         log.error(`Failed to reschedule container ${c.id}: ${errorMessage(err)}`, { name });
         // Back into the cache, so it can be retried at the next failure.
-        engine.containers.set(c.id, c);
+        engine.restoreContainer(c);
         continue;
       }
-      const newId = created.Id ?? '';
+      const newId = created.Id;
       const found = this.cluster.findContainer(newId);
       const target = found?.engine;
       log.info(`Rescheduled container ${c.id} from ${engine.name} to ${target?.name ?? '?'} as ${newId}`, { name });

@@ -24,6 +24,7 @@ import {
   withLabel,
   type ContainerRequest,
   type ContainerSnapshot,
+  type JsonObject,
   type LocalNetwork,
   type NodeSnapshot,
   type PlaceOptions,
@@ -41,20 +42,20 @@ export class PlacementError extends Error {
 export interface Placement {
   node: NodeSnapshot;
   /** The create body for the chosen engine (CpuShares converted to shares, swarm labels set). */
-  engineBody: any;
+  engineBody: JsonObject;
   /** What the node holds for this create until the engine answers. */
   reservation: ContainerSnapshot;
 }
 
 export interface Placer {
   /** Parses a create body (+ name) into a request; throws PlacementError(400) when invalid. */
-  prepare(body: any, name: string, localNetworks?: LocalNetwork[]): ContainerRequest;
+  prepare(body: unknown, name: string, localNetworks?: LocalNetwork[]): ContainerRequest;
   /** Chooses a node for a prepared request; throws PlacementError with v1's texts. */
   place(nodes: NodeSnapshot[], request: ContainerRequest): Placement;
   /** The request to retry with after an engine refused a create (v1's rules), or null. */
   retryRequest(request: ContainerRequest, error: string, nodes: NodeSnapshot[], afterPullFailure: boolean): ContainerRequest | null;
   /** prepare + place. */
-  placeContainer(nodes: NodeSnapshot[], body: any, name: string): Placement;
+  placeContainer(nodes: NodeSnapshot[], body: unknown, name: string): Placement;
   /** Chooses a node for a build (build args may carry constraints) or an object without config. */
   pickNode(nodes: NodeSnapshot[], resources?: { cpus: number; memory: number }, buildArgs?: Record<string, string | null>): NodeSnapshot;
 }
@@ -89,7 +90,7 @@ export class SchedulerPlacer implements Placer {
     };
   }
 
-  prepare(body: any, name: string, localNetworks: LocalNetwork[] = []): ContainerRequest {
+  prepare(body: unknown, name: string, localNetworks: LocalNetwork[] = []): ContainerRequest {
     let request;
     try {
       request = parseCreateRequest(body, name);
@@ -124,7 +125,7 @@ export class SchedulerPlacer implements Placer {
     return null;
   }
 
-  placeContainer(nodes: NodeSnapshot[], body: any, name: string): Placement {
+  placeContainer(nodes: NodeSnapshot[], body: unknown, name: string): Placement {
     return this.place(nodes, this.prepare(body, name));
   }
 

@@ -3,7 +3,7 @@
  * Entry point of the `swarm` binary. oclif is told exactly where the command map is (the "explicit"
  * strategy): inside a compiled bun binary it can neither glob a commands directory nor find package.json.
  */
-import { execute, type Interfaces } from '@oclif/core';
+import type { Interfaces } from '@oclif/core';
 import pjson from '../package.json' with { type: 'json' };
 
 declare const SWARM_GIT_COMMIT: string | undefined;
@@ -22,4 +22,6 @@ const compiled = import.meta.dir.startsWith('/$bunfs');
 const target = compiled ? './src/commands.js' : '../src/commands.ts';
 const manifest: Interfaces.PJSON = { ...pjson, oclif: { ...pjson.oclif, topicSeparator: ' ', commands: { strategy: 'explicit', identifier: 'COMMANDS', target } } };
 
+// Imported only now, so `--version` answers without loading the CLI framework.
+const { execute } = await import('@oclif/core');
 await execute({ args: argv, loadOptions: { root: import.meta.dir, pjson: manifest } });

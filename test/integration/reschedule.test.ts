@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, SwarmBinary, waitFor, type RunningSwarm } from '../helpers/swarm-bin';
-import { killEngine, run, startEngine, testbedDown, testbedUp, type TestbedHost } from '../helpers/testbed';
+import { killEngine, linkDown, linkUp, run, startEngine, testbedDown, testbedUp, type TestbedHost } from '../helpers/testbed';
 
 const P = `rs${Date.now().toString(36)}`;
 const SWARM_ID = '{{index .Config.Labels "com.docker.swarm.id"}}';
@@ -150,4 +150,32 @@ describe('reschedule on node failure', () => {
     const direct = (await docker(node1.addr, ['ps', '-a', '--format', '{{.Names}}'], 15)).stdout.split('\n');
     expect(direct).toContain(names.n);
   }, 120_000);
+
+  test('node-2 is cut off (link down, no reset): it turns Unhealthy, its container moves; link back, one copy', async () => {
+    const name = `${P}-cut`;
+    await ok(['run', '-d', '--name', name, '-e', 'reschedule:on-node-failure', '-e', 'constraint:node==~node-2', 'busybox', 'sleep', '600']);
+    const [node, swarmId] = (await ok(['inspect', '-f', `{{.Node.Name}} ${SWARM_ID}`, name])).split(' ');
+    expect(node).toBe('node-2');
+    await linkDown(2);
+    try {
+      // Connects to a cut-off engine get no answer at all: the manager's connect timeout must notice.
+      await waitFor('node-2 Unhealthy', async () => ((await docker(host, ['info'], 15)).stdout.match(/node-2: [\s\S]*?└ Status: Unhealthy/) ? true : undefined), 90_000, 500);
+      const moved = await waitFor(`${name} running elsewhere`, async () => {
+        const r = await docker(host, ['inspect', '-f', `{{.Node.Name}} ${SWARM_ID} {{.State.Running}}`, name], 15);
+        const [n, sid, running] = r.stdout.trim().split(' ');
+        return r.code === 0 && n !== 'node-2' && running === 'true' ? { node: n!, swarmId: sid! } : undefined;
+      }, 60_000, 500);
+      expect(moved.swarmId).toBe(swarmId!);
+      expect(await ok(['ps', '--format', '{{.Names}}'])).toContain(`${moved.node}/${name}`);
+    } finally {
+      await linkUp(2);
+    }
+    await waitFor('node-2 Healthy again', async () => ((await docker(host, ['info'], 15)).stdout.match(/Status: Healthy/g)?.length === 3 ? true : undefined), 90_000, 500);
+    const node2 = hosts.find((h) => h.name === 'node-2')!;
+    await waitFor('stale copy gone from node-2', async () => {
+      const out = (await docker(node2.addr, ['ps', '-a', '--format', '{{.Names}}'], 15)).stdout.split('\n');
+      return out.includes(name) ? undefined : true;
+    }, 60_000, 500);
+    expect(await copies(name)).toHaveLength(1);
+  }, 300_000);
 });

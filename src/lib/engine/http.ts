@@ -76,6 +76,9 @@ export function errorBodyMessage(body: Buffer | string): string {
   return text;
 }
 
+/** How long a TCP connect to an engine may take (engines sit on the same network as the manager). */
+export const CONNECT_TIMEOUT_MS = 5_000;
+
 /** Starts a request; the caller handles the response (streams). */
 export function openRequest(target: EngineTarget, method: string, path: string, opts: CallOptions = {}): Promise<http.IncomingMessage> {
   return new Promise((resolve, reject) => {
@@ -95,6 +98,18 @@ export function openRequest(target: EngineTarget, method: string, path: string, 
         req.destroy(err);
       }, opts.timeoutMs);
     }
+    // An engine whose link is cut answers nothing, not even a reset: fail the connect early so the
+    // engine turns Unhealthy in seconds rather than after the whole request timeout.
+    req.on('socket', (socket) => {
+      if (!socket.connecting) return;
+      const connectTimer = setTimeout(() => {
+        const err = new Error(`connect to ${target.host}:${target.port} timed out after ${CONNECT_TIMEOUT_MS / 1000}s`) as NodeJS.ErrnoException;
+        err.code = 'ETIMEDOUT';
+        req.destroy(err);
+      }, CONNECT_TIMEOUT_MS);
+      socket.once('connect', () => clearTimeout(connectTimer));
+      socket.once('close', () => clearTimeout(connectTimer));
+    });
     req.on('response', (res) => {
       if (timer) clearTimeout(timer);
       resolve(res);

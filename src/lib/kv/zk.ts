@@ -44,15 +44,21 @@ class ZkConnection {
   readonly client: Client;
   expired = false;
   closed = false;
+  /** Since when the session has had no server (undefined while connected). */
+  private downSince: number | undefined = Date.now();
   private readonly listeners = new Set<(event: 'connected' | 'disconnected' | 'expired') => void>();
 
   constructor(connectionString: string, readonly sessionTimeoutMs: number) {
     this.client = zookeeper.createClient(connectionString, { sessionTimeout: sessionTimeoutMs, spinDelay: 500, retries: 0 });
     this.client.on('state', (state) => {
       if (state === State.SYNC_CONNECTED || state === State.CONNECTED_READ_ONLY) {
+        this.downSince = undefined;
         this.unrefSocket();
         this.emit('connected');
-      } else if (state === State.DISCONNECTED) this.emit('disconnected');
+      } else if (state === State.DISCONNECTED) {
+        this.downSince ??= Date.now();
+        this.emit('disconnected');
+      }
       else if (state === State.EXPIRED) {
         this.expired = true;
         this.emit('expired');
@@ -66,8 +72,14 @@ class ZkConnection {
     return state === State.SYNC_CONNECTED || state === State.CONNECTED_READ_ONLY;
   }
 
+  /**
+   * Not expired, not closed, and not without a server for longer than its session could live: after
+   * a server restart under load the client was seen never to reconnect, and by then the session is
+   * gone on the server anyway, so a new client is the right answer.
+   */
   get usable(): boolean {
-    return !this.expired && !this.closed;
+    if (this.expired || this.closed) return false;
+    return this.downSince === undefined || Date.now() - this.downSince <= this.sessionTimeoutMs;
   }
 
   sessionId(): string {

@@ -26,6 +26,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { humanDuration } from '../src/lib/api/format';
 
 // ---------------------------------------------------------------------------------------------
 // Public interface
@@ -146,23 +147,8 @@ function isoTime(ms: number): string {
   return new Date(ms).toISOString().replace('Z', '000000Z');
 }
 
-/** go-units HumanDuration, as in "Up 3 hours". */
-export function humanDuration(ms: number): string {
-  const seconds = Math.floor(ms / 1000);
-  if (seconds < 1) return 'Less than a second';
-  if (seconds === 1) return '1 second';
-  if (seconds < 60) return `${seconds} seconds`;
-  const minutes = Math.floor(ms / 60_000);
-  if (minutes === 1) return 'About a minute';
-  if (minutes < 60) return `${minutes} minutes`;
-  const hours = Math.floor(ms / 3_600_000 + 0.5);
-  if (hours === 1) return 'About an hour';
-  if (hours < 48) return `${hours} hours`;
-  if (hours < 24 * 7 * 2) return `${Math.floor(hours / 24)} days`;
-  if (hours < 24 * 30 * 2) return `${Math.floor(hours / 24 / 7)} weeks`;
-  if (hours < 24 * 365 * 2) return `${Math.floor(hours / 24 / 30)} months`;
-  return `${Math.floor(ms / 3_600_000 / 24 / 365)} years`;
-}
+/** go-units HumanDuration, as in "Up 3 hours": the manager's own rendering. */
+export { humanDuration };
 
 function asObject(v: unknown): JsonObject | undefined {
   return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as JsonObject) : undefined;

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { checkTlsFlags, clientTlsOptions, engineTls, explainEngineTlsError, loadTlsMaterial, serverTlsOptions } from '../../src/lib/tls';
 import { planManage, type ManageInput } from '../../src/lib/manager/plan';
+import { manageInput } from '../helpers/manage-input';
 import { UserError } from '../../src/lib/errors';
 
 let dir = '';
@@ -79,26 +80,7 @@ describe('loading cert material', () => {
     expect(bad.message).toStartWith("Couldn't read CA certificate: ");
   });
   test('planManage applies the rules and loads the files', () => {
-    const base: ManageInput = {
-      discoveryUrl: 'nodes://10.0.0.1:2376',
-      hosts: [],
-      strategy: 'spread',
-      heartbeat: '60s',
-      refreshMin: '30s',
-      refreshMax: '60s',
-      failureRetry: 3,
-      refreshRetry: 3,
-      clusterDriver: 'swarm',
-      clusterOpts: [],
-      discoveryOpts: {},
-      replication: false,
-      replicationTtl: '20s',
-      tls: false,
-      tlsverify: false,
-      cors: false,
-      refreshOnNodeFilter: false,
-      containerNameRefreshFilter: '',
-    };
+    const base: ManageInput = manageInput({ discoveryUrl: 'nodes://10.0.0.1:2376' });
     expect(planManage(base).tls).toBeUndefined();
     expect(() => planManage({ ...base, tlscert: f('server-cert.pem') })).toThrow('require the use of either --tls or --tlsverify');
     const p = planManage({ ...base, tlsverify: true, tlscacert: f('ca.pem'), tlscert: f('server-cert.pem'), tlskey: f('server-key.pem') });

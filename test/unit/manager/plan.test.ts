@@ -1,26 +1,8 @@
 import { describe, expect, test } from 'bun:test';
 import { planManage, type ManageInput } from '../../../src/lib/manager/plan';
+import { manageInput } from '../../helpers/manage-input';
 
-const base: ManageInput = {
-  discoveryUrl: 'nodes://10.0.0.1:2375',
-  hosts: [],
-  strategy: 'spread',
-  heartbeat: '60s',
-  refreshMin: '30s',
-  refreshMax: '60s',
-  failureRetry: 3,
-  refreshRetry: 3,
-  clusterDriver: 'swarm',
-  clusterOpts: [],
-  discoveryOpts: {},
-  replication: false,
-  replicationTtl: '20s',
-  tls: false,
-  tlsverify: false,
-  cors: false,
-  refreshOnNodeFilter: false,
-  containerNameRefreshFilter: '',
-};
+const base: ManageInput = manageInput();
 
 describe('manage flags (spec §1.4)', () => {
   test('defaults: tcp://127.0.0.1:2375, spread, all seven filters, 5% overcommit', () => {

@@ -17,7 +17,7 @@ import { Agent as HttpsAgent } from 'node:https';
 import { UserError } from '../errors';
 import { createLock, type LockDriver } from './lock';
 import type { KeyEvent, KVEntry, KVLock, KVStore, LockOptions, PutOptions, StoreEndpoint, StoreOptions, TreeEvent } from './store';
-import { isDirectChild, sortByKey } from './store';
+import { isDirectChild, keyChanges, sortByKey, treeChanges } from './store';
 import { describeEndpoint } from './url';
 import { delay, holdProcess, toError } from './util';
 
@@ -247,38 +247,15 @@ export class ConsulStore implements KVStore {
     }
   }
 
-  async *watchTree(dir: string, signal: AbortSignal): AsyncGenerator<TreeEvent> {
-    let last: string | undefined;
-    for await (const ev of this.blocking(dir ? dir + '/' : '', true, signal)) {
-      if (ev.kind === 'error') {
-        last = undefined;
-        yield ev;
-        continue;
-      }
-      const entries = toEntries(dir, (ev.body as ConsulKvItem[] | undefined) ?? []);
-      const text = JSON.stringify(entries);
-      if (text !== last) {
-        last = text;
-        yield { kind: 'entries', entries };
-      }
-    }
+  watchTree(dir: string, signal: AbortSignal): AsyncGenerator<TreeEvent> {
+    return treeChanges(this.blocking(dir ? dir + '/' : '', true, signal), (ev) => toEntries(dir, (ev.body as ConsulKvItem[] | undefined) ?? []));
   }
 
-  async *watchKey(key: string, signal: AbortSignal): AsyncGenerator<KeyEvent> {
-    let last: { value: string | undefined } | undefined;
-    for await (const ev of this.blocking(key, false, signal)) {
-      if (ev.kind === 'error') {
-        last = undefined;
-        yield ev;
-        continue;
-      }
+  watchKey(key: string, signal: AbortSignal): AsyncGenerator<KeyEvent> {
+    return keyChanges(this.blocking(key, false, signal), (ev) => {
       const item = ev.body as ConsulKvItem | undefined;
-      const value = item ? (item.Value ?? '') : undefined;
-      if (!last || last.value !== value) {
-        last = { value };
-        yield { kind: 'value', value };
-      }
-    }
+      return item ? (item.Value ?? '') : undefined;
+    });
   }
 
   /** Resolves when `key` changes after `index` (a blocking query), or when `signal` aborts. */

@@ -15,7 +15,7 @@ import { Etcd3, type IKeyValue, type IWatchResponse } from 'etcd3';
 import { checkServerIdentity } from 'node:tls';
 import { createLock, type LockDriver } from './lock';
 import type { KeyEvent, KVEntry, KVLock, KVStore, LockOptions, PutOptions, StoreEndpoint, StoreOptions, TreeEvent } from './store';
-import { isDirectChild, sortByKey } from './store';
+import { isDirectChild, keyChanges, sortByKey, treeChanges } from './store';
 import { describeEndpoint } from './url';
 import { delay, EventQueue, holdProcess, toError, withTimeout } from './util';
 
@@ -263,39 +263,14 @@ export class EtcdStore implements KVStore {
     }
   }
 
-  async *watchTree(dir: string, signal: AbortSignal): AsyncGenerator<TreeEvent> {
+  watchTree(dir: string, signal: AbortSignal): AsyncGenerator<TreeEvent> {
     const { key, range_end } = dirRange(dir);
-    let last: string | undefined;
-    for await (const ev of this.watchRange(key, range_end, signal)) {
-      if (ev.kind === 'error') {
-        last = undefined;
-        yield ev;
-        continue;
-      }
-      // Changes deeper than the direct children do not count.
-      const entries = toEntries(dir, [...ev.state].map(([k, v]) => ({ key: k, value: v.value })));
-      const text = JSON.stringify(entries);
-      if (text !== last) {
-        last = text;
-        yield { kind: 'entries', entries };
-      }
-    }
+    // Changes deeper than the direct children do not count: the entries compare equal.
+    return treeChanges(this.watchRange(key, range_end, signal), (ev) => toEntries(dir, [...ev.state].map(([k, v]) => ({ key: k, value: v.value }))));
   }
 
-  async *watchKey(key: string, signal: AbortSignal): AsyncGenerator<KeyEvent> {
-    let last: { value: string | undefined } | undefined;
-    for await (const ev of this.watchRange(Buffer.from(key), undefined, signal)) {
-      if (ev.kind === 'error') {
-        last = undefined;
-        yield ev;
-        continue;
-      }
-      const value = ev.state.get(key)?.value;
-      if (!last || last.value !== value) {
-        last = { value };
-        yield { kind: 'value', value };
-      }
-    }
+  watchKey(key: string, signal: AbortSignal): AsyncGenerator<KeyEvent> {
+    return keyChanges(this.watchRange(Buffer.from(key), undefined, signal), (ev) => ev.state.get(key)?.value);
   }
 
   newLock(key: string, value: string, options: LockOptions): KVLock {

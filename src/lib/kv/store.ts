@@ -49,8 +49,49 @@ export interface KVEntry {
   value: string;
 }
 
-export type TreeEvent = { kind: 'entries'; entries: KVEntry[] } | { kind: 'error'; error: Error };
-export type KeyEvent = { kind: 'value'; value: string | undefined } | { kind: 'error'; error: Error };
+export type KVErrorEvent = { kind: 'error'; error: Error };
+export type TreeEvent = { kind: 'entries'; entries: KVEntry[] } | KVErrorEvent;
+export type KeyEvent = { kind: 'value'; value: string | undefined } | KVErrorEvent;
+
+/**
+ * What every adapter's watch does with its raw reads: pass errors through, announce a state only when
+ * it differs from the last one announced, and forget that one after an error, so the state is
+ * announced again once the store is back.
+ */
+async function* changesOf<E extends { kind: string }, V>(
+  source: AsyncIterable<E | KVErrorEvent>,
+  project: (ev: E) => V,
+  fingerprint: (v: V) => string | undefined,
+): AsyncGenerator<{ kind: 'changed'; value: V } | KVErrorEvent> {
+  let last: { print: string | undefined } | undefined;
+  for await (const ev of source) {
+    if (ev.kind === 'error') {
+      last = undefined;
+      yield ev as KVErrorEvent;
+      continue;
+    }
+    const value = project(ev as E);
+    const print = fingerprint(value);
+    if (!last || last.print !== print) {
+      last = { print };
+      yield { kind: 'changed', value };
+    }
+  }
+}
+
+/** A tree watch from raw reads: the entries whenever they changed. */
+export async function* treeChanges<E extends { kind: string }>(source: AsyncIterable<E | KVErrorEvent>, entries: (ev: E) => KVEntry[]): AsyncGenerator<TreeEvent> {
+  for await (const ev of changesOf(source, entries, (list) => JSON.stringify(list))) {
+    yield ev.kind === 'error' ? ev : { kind: 'entries', entries: ev.value };
+  }
+}
+
+/** A key watch from raw reads: the value (undefined = absent) whenever it changed. */
+export async function* keyChanges<E extends { kind: string }>(source: AsyncIterable<E | KVErrorEvent>, value: (ev: E) => string | undefined): AsyncGenerator<KeyEvent> {
+  for await (const ev of changesOf(source, value, (v) => v)) {
+    yield ev.kind === 'error' ? ev : { kind: 'value', value: ev.value };
+  }
+}
 
 export interface PutOptions {
   /** Lifetime of the key after this put; absent = persistent. */

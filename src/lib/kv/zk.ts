@@ -15,7 +15,7 @@
 import zookeeper, { type Client, type Stat } from 'node-zookeeper-client';
 import { createLock, type LockDriver } from './lock';
 import type { KeyEvent, KVEntry, KVLock, KVStore, LockOptions, PutOptions, StoreEndpoint, StoreOptions, TreeEvent } from './store';
-import { kvKey, sortByKey } from './store';
+import { keyChanges, kvKey, sortByKey, treeChanges } from './store';
 import { describeEndpoint } from './url';
 import { delay, EventQueue, formatMs, holdProcess, TimeoutError, toError, withTimeout } from './util';
 
@@ -348,44 +348,23 @@ export class ZkStore implements KVStore {
     }
   }
 
-  async *watchTree(dir: string, signal: AbortSignal): AsyncGenerator<TreeEvent> {
-    let last: string | undefined;
-    for await (const ev of this.watchWith(signal, async (conn, onChange) => {
+  watchTree(dir: string, signal: AbortSignal): AsyncGenerator<TreeEvent> {
+    const reads = this.watchWith(signal, async (conn, onChange) => {
       // v1 creates the watched directory when absent, so a child watch can be left on it.
       await this.mkdirp(conn, zkPath(dir));
       return this.readDir(conn, dir, onChange);
-    })) {
-      if (ev.kind === 'error') {
-        last = undefined;
-        yield ev;
-        continue;
-      }
-      const text = JSON.stringify(ev.state);
-      if (text !== last) {
-        last = text;
-        yield { kind: 'entries', entries: ev.state };
-      }
-    }
+    });
+    return treeChanges(reads, (ev) => ev.state);
   }
 
-  async *watchKey(key: string, signal: AbortSignal): AsyncGenerator<KeyEvent> {
+  watchKey(key: string, signal: AbortSignal): AsyncGenerator<KeyEvent> {
     const path = zkPath(key);
-    let last: { value: string | undefined } | undefined;
-    for await (const ev of this.watchWith(signal, async (conn, onChange) => {
+    const reads = this.watchWith(signal, async (conn, onChange) => {
       // exists() leaves a watch that fires on create, delete and data change.
       const stat = await this.exists(conn, path, onChange);
       return stat ? await this.getData(conn, path) : undefined;
-    })) {
-      if (ev.kind === 'error') {
-        last = undefined;
-        yield ev;
-        continue;
-      }
-      if (!last || last.value !== ev.state) {
-        last = { value: ev.state };
-        yield { kind: 'value', value: ev.state };
-      }
-    }
+    });
+    return keyChanges(reads, (ev) => ev.state);
   }
 
   newLock(key: string, value: string, options: LockOptions): KVLock {

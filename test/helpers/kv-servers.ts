@@ -201,24 +201,7 @@ export async function startEtcd(options: { tls?: TestCerts } = {}): Promise<KVSe
     }, () => proc.proc);
   };
   await start();
-  return {
-    kind: 'etcd',
-    addr: `127.0.0.1:${clientPort}`,
-    restartable: true,
-    stop: () => proc.stop(),
-    kill: () => proc.stop('SIGKILL'),
-    start,
-    async restart(downMs = 0) {
-      await proc.stop();
-      if (downMs) await sleep(downMs);
-      await start();
-    },
-    async destroy() {
-      await proc.stop('SIGKILL');
-      if (process.env.KV_KEEP_DIRS) console.error(`kept ${dir}`);
-      else rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return localServer('etcd', `127.0.0.1:${clientPort}`, proc, start, dir);
 }
 
 export async function startZooKeeper(options: { tickTimeMs?: number } = {}): Promise<KVServer> {
@@ -254,9 +237,14 @@ export async function startZooKeeper(options: { tickTimeMs?: number } = {}): Pro
     await waitUntil(`ZooKeeper on port ${port}`, 60_000, async () => (await tcpSay(port, 'ruok')).includes('imok'), () => proc.proc);
   };
   await start();
+  return localServer('zk', `127.0.0.1:${port}`, proc, start, dir);
+}
+
+/** A store process of ours: stop/kill/start/restart keep its port and data dir; destroy removes it. */
+function localServer(kind: 'etcd' | 'zk', addr: string, proc: ManagedProcess, start: () => Promise<void>, dir: string): KVServer {
   return {
-    kind: 'zk',
-    addr: `127.0.0.1:${port}`,
+    kind,
+    addr,
     restartable: true,
     stop: () => proc.stop(),
     kill: () => proc.stop('SIGKILL'),

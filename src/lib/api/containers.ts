@@ -217,7 +217,7 @@ function proxyAndRefresh(op: string) {
 
 export function passThrough(ctx: RequestCtx, r: { status: number; headers: http.IncomingHttpHeaders; body: Buffer }): void {
   if (r.status >= 400) throw new HttpError(r.status, errorBodyMessage(r.body));
-  const headers: Record<string, string> = { 'Api-Version': '1.41' };
+  const headers: Record<string, string> = {};
   if (r.headers['content-type']) headers['Content-Type'] = r.headers['content-type'];
   headers['Content-Length'] = String(r.body.length);
   ctx.res.writeHead(r.status, headers);

@@ -55,6 +55,28 @@ function requireNetwork(ctx: RequestCtx, ref: string, engine?: Engine): { engine
   return hits.find((h) => h.engine.isHealthy()) ?? hits[0]!;
 }
 
+function stringLabels(v: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (v && typeof v === 'object' && !Array.isArray(v)) for (const [k, x] of Object.entries(v)) if (typeof x === 'string') out[k] = x;
+  return out;
+}
+
+const COMPOSE_PROJECT_LABEL = 'com.docker.compose.project';
+
+/**
+ * A compose project's networks are local to one engine and its containers follow them (the
+ * local-network rule), so a project's next network goes where its first one is: a service attached
+ * to two of them can then be placed. Soft, so labels with constraints still win.
+ */
+function projectColocation(ctx: RequestCtx, labels: Record<string, string>): string[] {
+  const project = labels[COMPOSE_PROJECT_LABEL];
+  if (!project) return [];
+  for (const engine of ctx.cluster.registered()) {
+    for (const n of engine.networks.values()) if (n.Labels?.[COMPOSE_PROJECT_LABEL] === project) return [`node==~${engine.name}`];
+  }
+  return [];
+}
+
 async function createNetwork(ctx: RequestCtx): Promise<void> {
   const body = await readJson<NetworkCreateBody | null>(ctx.req);
   if (!body?.Name) throw new HttpError(400, 'network name is required');
@@ -66,7 +88,8 @@ async function createNetwork(ctx: RequestCtx): Promise<void> {
     body.Name = body.Name.slice(slash + 1);
   } else {
     try {
-      const node = ctx.placer.pickNode(ctx.cluster.snapshot());
+      const labels = stringLabels(body.Labels);
+      const node = ctx.placer.pickNodeForLabels(ctx.cluster.snapshot(), labels, projectColocation(ctx, labels));
       engine = ctx.cluster.engines.get(node.addr)!;
     } catch (err) {
       if (err instanceof PlacementError) throw new HttpError(err.status, err.message);
@@ -76,7 +99,7 @@ async function createNetwork(ctx: RequestCtx): Promise<void> {
   const r = await forward(ctx.req, engine, '/networks/create', Buffer.from(JSON.stringify(body)));
   if (r.status < 300) await engine.refreshNetworks().catch(() => undefined);
   if (r.status >= 400) throw new HttpError(r.status, errorBodyMessage(r.body));
-  ctx.res.writeHead(201, { 'Content-Type': 'application/json', 'Api-Version': '1.41' });
+  ctx.res.writeHead(201, { 'Content-Type': 'application/json' });
   ctx.res.end(r.body);
 }
 
@@ -157,7 +180,7 @@ async function createVolume(ctx: RequestCtx): Promise<void> {
   await Promise.all(results.map(({ e }) => e.refreshVolumes().catch(() => undefined)));
   const failed = results.find(({ r }) => r.status >= 300);
   if (failed) throw new HttpError(failed.r.status, `${failed.e.name}: ${errorBodyMessage(failed.r.body)}`);
-  ctx.res.writeHead(201, { 'Content-Type': 'application/json', 'Api-Version': '1.41' });
+  ctx.res.writeHead(201, { 'Content-Type': 'application/json' });
   ctx.res.end(results[0]!.r.body);
 }
 

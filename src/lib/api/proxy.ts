@@ -21,6 +21,13 @@ function forwardHeaders(h: http.IncomingHttpHeaders): Record<string, string | st
   return out;
 }
 
+/** An engine's answer headers, less its own Api-Version: clients see the cluster's (set by the server). */
+function responseHeaders(h: http.IncomingHttpHeaders): Record<string, string | string[]> {
+  const out = forwardHeaders(h);
+  delete out['api-version'];
+  return out;
+}
+
 export interface ProxyOptions {
   /** Body to send instead of streaming the client's. */
   body?: Buffer;
@@ -56,7 +63,7 @@ export function proxyTo(req: http.IncomingMessage, res: http.ServerResponse, eng
     up.on('response', (ures) => {
       engine.noteSuccess();
       const status = ures.statusCode ?? 502;
-      res.writeHead(status, forwardHeaders(ures.headers));
+      res.writeHead(status, responseHeaders(ures.headers));
       res.flushHeaders?.();
       ures.on('data', (chunk: Buffer) => res.write(chunk));
       ures.on('end', () => {

@@ -5,7 +5,6 @@
  */
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
-import { API_VERSION } from '../engine/version';
 
 export class HttpError extends Error {
   constructor(
@@ -18,8 +17,9 @@ export class HttpError extends Error {
 
 export const notFound = (what: string) => new HttpError(404, what);
 
+/** Headers of every answer but Api-Version, which the server sets per request from the cluster's version. */
 export function baseHeaders(): Record<string, string> {
-  return { 'Api-Version': API_VERSION, 'Docker-Experimental': 'false', 'Ostype': 'linux', Server: 'swarm' };
+  return { 'Docker-Experimental': 'false', 'Ostype': 'linux', Server: 'swarm' };
 }
 
 export function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
@@ -54,7 +54,7 @@ export function socketError(socket: Duplex, status: number, message: string): vo
   const body = JSON.stringify({ message });
   const reason = status === 404 ? 'Not Found' : status === 400 ? 'Bad Request' : status === 409 ? 'Conflict' : 'Internal Server Error';
   socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nApi-Version: ${API_VERSION}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
 }
 

@@ -6,7 +6,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { TlsOptions } from 'node:tls';
 import type { Duplex } from 'node:stream';
-import { compareApiVersions, API_VERSION, stripVersionPrefix } from '../engine/version';
+import { refusedClientVersion, stripVersionPrefix } from '../engine/version';
 import { errorMessage } from '../errors';
 import { log } from '../log';
 import { containerRoutes } from './containers';
@@ -37,9 +37,8 @@ function parseTarget(url: string | undefined): { path: string; search: string; q
 }
 
 function checkVersion(version: string | undefined): void {
-  if (version && compareApiVersions(version, API_VERSION) > 0) {
-    throw new HttpError(400, `client version ${version} is too new. Maximum supported API version is ${API_VERSION}`);
-  }
+  const refused = refusedClientVersion(version);
+  if (refused) throw new HttpError(400, refused);
 }
 
 /** With `tlsOptions` (--tls/--tlsverify) the server is node:https; upgrades (hijack) work the same. */
@@ -48,6 +47,7 @@ export function createApiServer(api: ApiContext, tlsOptions?: TlsOptions): http.
   const handler: http.RequestListener = async (req, res) => {
     const t = parseTarget(req.url);
     const method = req.method ?? 'GET';
+    res.setHeader('Api-Version', api.cluster.apiVersion());
     if (api.cors) {
       res.setHeader('Access-Control-Allow-Origin', '*');
       res.setHeader('Access-Control-Allow-Headers', 'Origin, X-Requested-With, Content-Type, Accept');

@@ -2,7 +2,7 @@
 import os from 'node:os';
 import type { HostConfig } from '../engine/docker-types';
 import type { Engine } from '../engine/engine';
-import { API_VERSION, MIN_API_VERSION } from '../engine/version';
+import { MIN_API_VERSION } from '../engine/version';
 import type { ClusterEvent } from '../manager/cluster';
 import { buildInfo, type NodeView } from './info';
 import { baseHeaders, HttpError, parseFilters, sendJson } from './respond';
@@ -155,8 +155,17 @@ async function events(ctx: RequestCtx): Promise<void> {
 }
 
 export function systemRoutes(router: Router): void {
+  // The headers dockerd's /_ping carries: clients read the API version, OS, builder (2 = BuildKit,
+  // which buildx then uses through /grpc and /session) and swarm-mode state from them.
   const ping = (ctx: RequestCtx) => {
-    ctx.res.writeHead(200, { ...baseHeaders(), 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-cache, no-store, must-revalidate', Pragma: 'no-cache', 'Builder-Version': '1' });
+    ctx.res.writeHead(200, {
+      ...baseHeaders(),
+      'Content-Type': 'text/plain; charset=utf-8',
+      'Cache-Control': 'no-cache, no-store, must-revalidate',
+      Pragma: 'no-cache',
+      'Builder-Version': '2',
+      Swarm: 'inactive',
+    });
     ctx.res.end(ctx.req.method === 'HEAD' ? undefined : 'OK');
   };
   // HEAD /_ping is what docker CLI v28 tries first; v1 had no route for it (the CLI then fell back to GET).
@@ -165,7 +174,7 @@ export function systemRoutes(router: Router): void {
     sendJson(ctx.res, 200, {
       Platform: { Name: 'Docker Swarm (classic)' },
       Version: ctx.serverVersion,
-      ApiVersion: API_VERSION,
+      ApiVersion: ctx.cluster.apiVersion(),
       MinAPIVersion: MIN_API_VERSION,
       GitCommit: typeof SWARM_GIT_COMMIT === 'string' ? SWARM_GIT_COMMIT : 'dev',
       GoVersion: `bun ${process.versions.bun ?? process.version}`,

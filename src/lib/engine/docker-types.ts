@@ -235,6 +235,7 @@ export interface EngineInfo {
 export interface EngineVersion {
   Version?: string;
   ApiVersion?: string;
+  MinAPIVersion?: string;
   [key: string]: unknown;
 }
 

@@ -13,7 +13,7 @@ import { call, callJson, EngineHttpError, openRequest, targetOf, type CallOption
 import type { ContainerInspect, ContainerSummary, DockerEvent, EngineInfo, EngineVersion, ImageSummary, NetworkResource, Volume, VolumeListResponse } from './docker-types';
 import { JsonStreamParser } from './jsonstream';
 import type { EngineTls } from '../tls';
-import { negotiateApiVersion } from './version';
+import { MIN_API_VERSION, negotiateApiVersion } from './version';
 
 export interface EngineOptions {
   refreshMinMs: number;
@@ -58,7 +58,8 @@ export class Engine {
   /** The engine's /info ({} until validated). */
   info: Partial<EngineInfo> = {};
   version: EngineVersion = {};
-  apiVersion = '1.24';
+  /** The API version every request to this engine uses (negotiated at validation). */
+  apiVersion = MIN_API_VERSION;
   /** Raw capacity as the engine reports it. */
   rawCpus = 0;
   rawMemory = 0;
@@ -183,8 +184,10 @@ export class Engine {
         throw new Error(`cannot get resources for this engine, make sure ${this.addr} is a Docker Engine, not a Swarm manager`);
       }
       const version = await callJson<EngineVersion>(this.target, 'GET', '/version', { timeoutMs: this.opts.timeoutMs ?? 30_000 });
+      const api = negotiateApiVersion(version?.ApiVersion, version?.MinAPIVersion);
+      if (!api.ok) throw new Error(api.error);
       this.version = version;
-      this.apiVersion = negotiateApiVersion(version?.ApiVersion);
+      this.apiVersion = api.version;
       this.applyInfo(info);
       const id = `${info.ID}|${this.addr}`;
       const other = this.hooks.engineWithId(id, this);

@@ -10,6 +10,7 @@ import type { ContainerConfig, HostConfig, NetworkResource, Volume } from '../en
 import { Engine, type CachedContainer, type DockerEvent, type EngineOptions } from '../engine/engine';
 import { errorMessage } from '../errors';
 import { log } from '../log';
+import { clusterApiVersion } from '../engine/version';
 import type { ContainerSnapshot, ImageSnapshot, NodeSnapshot, PortBinding } from '../scheduler/types';
 import type { DrainState } from './drain';
 
@@ -207,6 +208,13 @@ export class Cluster {
   }
 
   /** Validated engines (Healthy or Unhealthy): the ones whose caches are shown. */
+  /** The API version advertised to clients: one every registered engine is spoken to (see engine/version). */
+  apiVersion(): string {
+    const versions: string[] = [];
+    for (const e of this.engines.values()) if (e.state === 'healthy' || e.state === 'unhealthy') versions.push(e.apiVersion);
+    return clusterApiVersion(versions);
+  }
+
   registered(): Engine[] {
     return this.all().filter((e) => e.state === 'healthy' || e.state === 'unhealthy');
   }

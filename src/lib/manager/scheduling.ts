@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   addAffinity,
+  addConstraint,
   applyLocalNetworkRule,
   clusterHasImage,
   engineCreateBody,
@@ -58,6 +59,11 @@ export interface Placer {
   placeContainer(nodes: NodeSnapshot[], body: unknown, name: string): Placement;
   /** Chooses a node for a build (build args may carry constraints) or an object without config. */
   pickNode(nodes: NodeSnapshot[], resources?: { cpus: number; memory: number }, buildArgs?: Record<string, string | null>): NodeSnapshot;
+  /**
+   * Chooses a node for an object placed by its labels (a network): `com.docker.swarm.constraints` /
+   * `.affinities` / `.whitelists` as for containers, plus `softConstraints` unless a hard `node==` is given.
+   */
+  pickNodeForLabels(nodes: NodeSnapshot[], labels: Record<string, string>, softConstraints?: string[]): NodeSnapshot;
 }
 
 export function newSwarmId(): string {
@@ -127,6 +133,20 @@ export class SchedulerPlacer implements Placer {
 
   placeContainer(nodes: NodeSnapshot[], body: unknown, name: string): Placement {
     return this.place(nodes, this.prepare(body, name));
+  }
+
+  pickNodeForLabels(nodes: NodeSnapshot[], labels: Record<string, string>, softConstraints: string[] = []): NodeSnapshot {
+    let request;
+    try {
+      request = parseCreateRequest({ Labels: labels });
+    } catch (err) {
+      if (err instanceof RequestError) throw new PlacementError(err.message, 400);
+      throw err;
+    }
+    for (const c of softConstraints) if (!hasHardNodeConstraint(request)) request = addConstraint(request, c);
+    const r = placeContainer(nodes, request, this.placeOptions());
+    if (!r.ok) throw new PlacementError(r.error.message);
+    return r.node;
   }
 
   pickNode(nodes: NodeSnapshot[], resources = { cpus: 0, memory: 0 }, buildArgs: Record<string, string | null> = {}): NodeSnapshot {

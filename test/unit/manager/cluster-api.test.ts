@@ -69,6 +69,14 @@ describe('API', () => {
     const r = await fetch(`${base}/_ping`);
     expect(await r.text()).toBe('OK');
     expect(r.headers.get('api-version')).toBe('1.41');
+    // dockerd's ping headers: buildx reads Builder-Version, the CLI Ostype and Swarm.
+    expect(r.headers.get('builder-version')).toBe('2');
+    expect(r.headers.get('swarm')).toBe('inactive');
+    expect(r.headers.get('ostype')).toBe('linux');
+    expect(r.headers.get('docker-experimental')).toBe('false');
+    const head = await fetch(`${base}/_ping`, { method: 'HEAD' });
+    expect(head.headers.get('api-version')).toBe('1.41');
+    expect(head.headers.get('builder-version')).toBe('2');
     const v = (await (await fetch(`${base}/v1.41/version`)).json()) as any;
     expect(v.Version).toBe('swarm/test');
     expect(v.ApiVersion).toBe('1.41');
@@ -77,7 +85,10 @@ describe('API', () => {
   test('too-new client versions and unknown routes are refused', async () => {
     const r = await fetch(`${base}/v1.99/info`);
     expect(r.status).toBe(400);
-    expect(((await r.json()) as any).message).toContain('Maximum supported API version is 1.41');
+    expect(((await r.json()) as any).message).toBe('client version 1.99 is too new. Maximum supported API version is 1.45');
+    const old = await fetch(`${base}/v1.18/info`);
+    expect(old.status).toBe(400);
+    expect(((await old.json()) as any).message).toContain('client version 1.18 is too old. Minimum supported API version is 1.24');
     const n = await fetch(`${base}/v1.41/swarm`);
     expect(n.status).toBe(404);
   });

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test';
 import { EngineHealth, isConnectionError } from '../../../src/lib/engine/health';
-import { negotiateApiVersion, stripVersionPrefix, compareApiVersions } from '../../../src/lib/engine/version';
+import { clusterApiVersion, compareApiVersions, MAX_API_VERSION, negotiateApiVersion, refusedClientVersion, stripVersionPrefix } from '../../../src/lib/engine/version';
 import { JsonStreamParser } from '../../../src/lib/engine/jsonstream';
 
 describe('EngineHealth state machine (spec §4)', () => {
@@ -95,12 +95,35 @@ describe('EngineHealth state machine (spec §4)', () => {
 });
 
 describe('API versions', () => {
-  test('talk to each engine at the lower of its version and ours', () => {
-    expect(negotiateApiVersion('1.41')).toBe('1.41');
-    expect(negotiateApiVersion('1.43')).toBe('1.41');
-    expect(negotiateApiVersion('1.30')).toBe('1.30');
-    expect(negotiateApiVersion(undefined)).toBe('1.24');
+  const version = (max: unknown, min?: unknown) => {
+    const r = negotiateApiVersion(max, min);
+    return r.ok ? r.version : `error: ${r.error}`;
+  };
+  test('each engine is spoken to at the lower of its version and the newest the manager reads', () => {
+    expect(version('1.41', '1.12')).toBe('1.41'); // dockerd 20.10
+    expect(version('1.45', '1.24')).toBe('1.45'); // dockerd 26
+    expect(version('1.45', '1.44')).toBe('1.45'); // dockerd 26 with DOCKER_MIN_API_VERSION=1.44
+    expect(version('1.52', '1.44')).toBe('1.45'); // Docker Engine 29
+    expect(version('1.30')).toBe('1.30'); // no MinAPIVersion: accepts everything up to its own
     expect(compareApiVersions('1.9', '1.10')).toBe(-1);
+  });
+  test('engines outside the range stay out, with the versions that would work', () => {
+    expect(version('1.60', '1.50')).toBe('error: engine requires API 1.50 or later (it speaks 1.50 to 1.60) but this manager speaks API 1.24 to 1.45; use an engine that still accepts API 1.45 or older');
+    expect(version('1.23')).toBe('error: engine API 1.23 is too old: this manager speaks API 1.24 to 1.45; upgrade the engine to one that speaks API 1.24 or later');
+    expect(version(undefined)).toContain('engine reports no usable API version');
+    expect(version('abc')).toContain('engine reports no usable API version');
+  });
+  test('the cluster advertises the oldest version its engines are spoken to', () => {
+    expect(clusterApiVersion([])).toBe(MAX_API_VERSION);
+    expect(clusterApiVersion(['1.45', '1.41'])).toBe('1.41');
+    expect(clusterApiVersion(['1.45', '1.45'])).toBe('1.45');
+  });
+  test('client versions outside the served range are refused as dockerd refuses them', () => {
+    expect(refusedClientVersion('1.41')).toBeUndefined();
+    expect(refusedClientVersion('1.45')).toBeUndefined();
+    expect(refusedClientVersion(undefined)).toBeUndefined();
+    expect(refusedClientVersion('1.46')).toBe('client version 1.46 is too new. Maximum supported API version is 1.45');
+    expect(refusedClientVersion('1.12')).toStartWith('client version 1.12 is too old. Minimum supported API version is 1.24');
   });
   test('strip /v1.NN prefixes', () => {
     expect(stripVersionPrefix('/v1.41/containers/json')).toEqual({ version: '1.41', path: '/containers/json' });

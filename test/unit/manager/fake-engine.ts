@@ -22,7 +22,12 @@ export class FakeEngine {
   containers: FakeContainer[] = [];
   eventStreams = new Set<http.ServerResponse>();
   requests: string[] = [];
+  /** Request paths as received, version prefix included. */
+  rawPaths: string[] = [];
   port = 0;
+  /** What /version reports; requests below minApiVersion are refused as dockerd refuses them. */
+  apiVersion = '1.41';
+  minApiVersion: string | undefined = undefined;
   creates: any[] = [];
 
   constructor(
@@ -59,12 +64,19 @@ export class FakeEngine {
     const url = new URL(req.url ?? '/', 'http://x');
     const path = url.pathname.replace(/^\/v1\.\d+/, '');
     this.requests.push(`${req.method} ${path}`);
+    this.rawPaths.push(url.pathname);
+    const asked = /^\/v(\d+)\.(\d+)\//.exec(url.pathname);
+    const min = this.minApiVersion?.split('.').map(Number);
+    if (asked && min && (Number(asked[1]) < min[0]! || (Number(asked[1]) === min[0] && Number(asked[2]) < min[1]!))) {
+      req.resume();
+      return this.json(res, 400, { message: `client version ${asked[1]}.${asked[2]} is too old. Minimum supported API version is ${this.minApiVersion}, please upgrade your client to a newer version` });
+    }
     const chunks: Buffer[] = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
       const body = chunks.length ? JSON.parse(Buffer.concat(chunks).toString() || 'null') : undefined;
       if (path === '/info') return this.json(res, 200, { ID: this.id, Name: this.name, NCPU: this.ncpu, MemTotal: this.mem, Driver: 'vfs', KernelVersion: '6.1', OperatingSystem: 'Debian', OSType: 'linux', Labels: ['zone=a'] });
-      if (path === '/version') return this.json(res, 200, { Version: '20.10.24', ApiVersion: '1.41' });
+      if (path === '/version') return this.json(res, 200, { Version: '20.10.24', ApiVersion: this.apiVersion, ...(this.minApiVersion ? { MinAPIVersion: this.minApiVersion } : {}) });
       if (path === '/containers/json') {
         const f = url.searchParams.get('filters');
         const ids: string[] = f ? JSON.parse(f).id ?? [] : [];

@@ -30,6 +30,9 @@ readonly MAX_HOSTS=200
 readonly MARKER=.swarmtb-testbed         # marks a state dir that `down` may delete
 readonly DEFAULT_STORAGE=overlay2,btrfs,vfs
 readonly REQUIRED_PACKAGES=(docker.io busybox-static iproute2 btrfs-progs docker-registry)
+readonly ENGINE_KINDS="20.10 26"        # engine kinds of --engine; 20.10 is the system dockerd
+# Engine kind 26: trixie's dockerd 26.1 with its containerd 1.7, unpacked by scripts/install.sh.
+TODAY_DOCKER_DIR=${TODAY_DOCKER_DIR:-/opt/swarm-test/docker-26}
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(cd "$SCRIPT_DIR/.." && pwd)
@@ -42,25 +45,30 @@ usage() {
   cat <<'EOF'
 Usage: scripts/testbed.sh COMMAND [ARGS]
 
-Creates N real Docker engines (dockerd 20.10 from Debian's docker.io) on this machine, each in its
-own network, mount and UTS namespace, reachable from the root namespace at 10.99.0.(10+i):2375.
-Needs root. Installs docker.io busybox-static iproute2 btrfs-progs docker-registry with apt if missing.
+Creates N real Docker engines on this machine, each in its own network, mount and UTS namespace,
+reachable from the root namespace at 10.99.0.(10+i):2375. An engine is dockerd 20.10 (API 1.41, from
+Debian's docker.io; the default) or dockerd 26.1 (API 1.45, with its own containerd 1.7, from
+$TODAY_DOCKER_DIR, which scripts/install.sh fills). Needs root. Installs docker.io busybox-static
+iproute2 btrfs-progs docker-registry with apt if missing.
 
 Commands:
   up N [options]       tear down any previous testbed, then start N hosts (1..200) and wait for all
   down                 kill every engine and its containers, remove namespaces, links, bridge,
                        registry, mounts, loop devices and the state dir; idempotent, safe after a
                        failed or partial `up`
-  status               one line per host: name, address, driver, dockerd pid, API, link state;
+  status               one line per host: name, address, driver, engine kind, dockerd pid, API
+                       up/down, engine version and API versions (max, and min if raised), link;
                        exits 0 if every engine (and the registry) answers, 1 if no testbed is up,
                        2 if some engine or the registry does not answer
-  env                  print shell exports (TESTBED_HOSTS=10.99.0.11:2375,... and more)
+  env                  print shell exports (TESTBED_HOSTS=10.99.0.11:2375,...,
+                       TESTBED_ENGINES=20.10,26,... and more)
   kill-engine I [--hard]
                        kill -9 host I's dockerd, as in a dockerd crash (its containerd dies with
                        it, containers keep running until dockerd starts again and, as it does
                        without live-restore, stops them and restarts those with a restart
                        policy); --hard kills everything host I runs, containers too (a host crash)
-  start-engine I       start host I's dockerd again with the same settings and wait for its API
+  start-engine I       start host I's dockerd again with the same settings (engine kind and
+                       minimum API too) and wait for its API
   restart-engine I [--hard]
                        kill-engine then start-engine
   link-down I          set host I's veth (swarmtb-v<I>) down: host unreachable, dockerd still alive
@@ -68,6 +76,12 @@ Commands:
   help                 this text
 
 Options of `up` (an option naming a host takes I:VALUE, where I is a host number or `all`):
+  --engine I:KIND      engine kind of host I: 20.10 (default: /usr/sbin/dockerd and the system
+                       containerd) or 26 ($TODAY_DOCKER_DIR/bin/dockerd, with that dir first on
+                       its PATH, so it runs its own containerd 1.7 and shim); e.g. --engine 2:26
+  --min-api I:VERSION  start host I's dockerd with DOCKER_MIN_API_VERSION=VERSION, so it refuses
+                       older clients; engine kind 26 only. --engine 2:26 --min-api 2:1.44 is a
+                       stand-in for Docker Engine 29 (which refuses every API below 1.44)
   --storage LIST       storage drivers by host, comma separated (default overlay2,btrfs,vfs:
                        host 1 overlay2, host 2 btrfs, host 3 vfs); hosts past the list use overlay2.
                        Drivers: overlay2, btrfs (a loop-mounted btrfs image of its own), vfs
@@ -80,6 +94,7 @@ Options of `up` (an option naming a host takes I:VALUE, where I is a host number
                        as 10.99.0.1:5000/busybox:latest
   --no-image           do not load the busybox image
   --timeout SECS       bound for waiting on all engines (default 120)
+A host-numbered value wins over an all: value; of two for the same host, the last one.
 
 Environment:
   TESTBED_ID           1-9: a second, independent testbed (names swarmtbID-*, bridge swarmtbID-br,
@@ -93,12 +108,15 @@ Environment:
   TESTBED_REGISTRY=1   same as --registry
   TESTBED_TIMEOUT      same as --timeout
   TESTBED_DOCKER       docker CLI to use (default: docker from PATH)
+  TODAY_DOCKER_DIR     where engine kind 26 lives (default /opt/swarm-test/docker-26; bin/ holds
+                       dockerd, containerd, containerd-shim-runc-v2, docker-proxy, runc, docker-init)
 
 Every engine gets the image busybox:latest (static busybox and its applet links, loaded with
 `docker load`, so the image ID is the same on every engine, as after a pull).
 
-Files: $TESTBED_DIR/hosts has one line per host: `NAME IP PORT STORAGE-DRIVER`.
-$TESTBED_DIR/node-I/dockerd.log is host I's dockerd log; $TESTBED_DIR/registry.log the registry's.
+Files: $TESTBED_DIR/hosts has one line per host: `NAME IP PORT STORAGE-DRIVER ENGINE-KIND`.
+$TESTBED_DIR/node-I/dockerd.log is host I's dockerd log; $TESTBED_DIR/registry.log the registry's;
+$TESTBED_DIR/node-I/engine its engine kind, node-I/min-api its DOCKER_MIN_API_VERSION (if any).
 Names used on the machine: bridge swarmtb0, netns swarmtb-node-I, veth swarmtb-vI, cgroup /swarmtb,
 dir /run/swarmtb, lock /run/swarmtb.lock, iptables FORWARD rule commented swarmtb-bridge.
 Only one testbed can run on a machine at a time.
@@ -124,6 +142,21 @@ host_run() { echo "$RUN_DIR/node-$1"; }
 host_tls() { [ -f "$(host_dir "$1")/tls" ]; }
 host_port() { if host_tls "$1"; then echo "$TLS_PORT"; else echo "$PORT"; fi; }
 host_api() { if host_tls "$1"; then echo "unix://$(host_run "$1")/docker.sock"; else echo "tcp://$(host_ip "$1"):$PORT"; fi; }
+# Engine kind (20.10 or 26) and raised minimum API version (empty: the engine's own) of host i, as
+# chosen at `up`; every start of its dockerd reads them.
+host_engine() { cat "$(host_dir "$1")/engine" 2>/dev/null || echo 20.10; }
+host_min_api() { cat "$(host_dir "$1")/min-api" 2>/dev/null || true; }
+
+# The value of a host option (values I:VALUE or all:VALUE) for host i: the last one naming host i,
+# else the last all: one, else the default.
+host_option() {
+  local i=$1 v_all=$2 v_host="" a
+  shift 2
+  for a in "$@"; do
+    case "${a%%:*}" in "$i") v_host=${a#*:} ;; all) v_all=${a#*:} ;; esac
+  done
+  echo "${v_host:-$v_all}"
+}
 
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
@@ -236,6 +269,14 @@ check_tools() {
   local t
   for t in dockerd "$DOCKER" ip nsenter unshare mkfs.btrfs losetup iptables flock setsid timeout busybox; do
     command -v "$t" >/dev/null || die "missing tool: $t"
+  done
+}
+
+# Engine kind 26 is not a Debian bookworm package: scripts/install.sh unpacks it.
+check_today_docker() {
+  local t
+  for t in dockerd containerd containerd-shim-runc-v2 docker-proxy runc docker-init; do
+    [ -x "$TODAY_DOCKER_DIR/bin/$t" ] || die "engine kind 26 needs $TODAY_DOCKER_DIR/bin/$t (run scripts/install.sh as root)"
   done
 }
 
@@ -478,22 +519,33 @@ start_dockerd() {
   local cpidf=$run/exec/containerd/containerd.pid cpid
   cpid=$(cat "$cpidf" 2>/dev/null || true)
   if [ -n "$cpid" ] && ! alive "$cpid"; then rm -f "$cpidf"; fi
-  local args=()
+  local args=() kind min_api
   mapfile -t args <"$dir/dockerd.args"
+  kind=$(host_engine "$i"); min_api=$(host_min_api "$i")
+  # dockerd starts the containerd, shim, runc, docker-proxy and docker-init it finds on its PATH:
+  # kind 26 must find the ones beside it, kind 20.10 the system's. A minimum API version inherited
+  # from the caller's environment would change the engine, so only the chosen one is passed.
+  local dockerd=dockerd envs=(-u DOCKER_MIN_API_VERSION)
+  if [ "$kind" = 26 ]; then
+    check_today_docker
+    dockerd=$TODAY_DOCKER_DIR/bin/dockerd
+    envs+=("PATH=$TODAY_DOCKER_DIR/bin:$PATH")
+  fi
+  [ -z "$min_api" ] || envs+=("DOCKER_MIN_API_VERSION=$min_api")
   base=$(cg_base)
   cg=""
   if [ -n "$base" ]; then
     cg="$base/$PREFIX/node-$i/daemon"
     mkdir -p "$cg"
   fi
-  echo "=== $(date -Is) starting dockerd ${args[*]}" >>"$dir/dockerd.log"
+  echo "=== $(date -Is) starting $dockerd${min_api:+ (DOCKER_MIN_API_VERSION=$min_api)} ${args[*]}" >>"$dir/dockerd.log"
   setsid sh -c '
       cg=$1; shift
       if [ -n "$cg" ]; then echo $$ >"$cg/cgroup.procs"; fi
       exec "$@"' sh "$cg" \
     nsenter --net="/var/run/netns/$(host_netns "$i")" --mount="$NS_DIR/$name.mnt" --uts="$NS_DIR/$name.uts" -- \
-    dockerd "${args[@]}" </dev/null >>"$dir/dockerd.log" 2>&1 9>&- &
-  SPAWNED[$i]=$!   # setsid and nsenter exec, so this becomes dockerd's pid
+    env "${envs[@]}" "$dockerd" "${args[@]}" </dev/null >>"$dir/dockerd.log" 2>&1 9>&- &
+  SPAWNED[$i]=$!   # setsid, nsenter and env exec, so this becomes dockerd's pid
 }
 
 # Waits until the engines' APIs answer; fails early if a dockerd exited.
@@ -572,6 +624,7 @@ cmd_up() {
   REGISTRY=${TESTBED_REGISTRY:-0}
   LABELS=()
   EXTRA_ARGS=()
+  local engines=() min_apis=()
   while [ $# -gt 0 ]; do
     case "$1" in
       --storage) storage=${2:?--storage needs a value}; shift 2 ;;
@@ -580,6 +633,10 @@ cmd_up() {
       --label=*) LABELS+=("${1#*=}"); shift ;;
       --dockerd-arg) EXTRA_ARGS+=("${2:?--dockerd-arg needs I:ARG}"); shift 2 ;;
       --dockerd-arg=*) EXTRA_ARGS+=("${1#*=}"); shift ;;
+      --engine) engines+=("${2:?--engine needs I:KIND}"); shift 2 ;;
+      --engine=*) engines+=("${1#*=}"); shift ;;
+      --min-api) min_apis+=("${2:?--min-api needs I:VERSION}"); shift 2 ;;
+      --min-api=*) min_apis+=("${1#*=}"); shift ;;
       --registry) REGISTRY=1; shift ;;
       --no-image) load_image=0; shift ;;
       --timeout) timeout=${2:?--timeout needs seconds}; shift 2 ;;
@@ -588,8 +645,15 @@ cmd_up() {
     esac
   done
   local a
-  for a in "${LABELS[@]+"${LABELS[@]}"}" "${EXTRA_ARGS[@]+"${EXTRA_ARGS[@]}"}"; do
+  for a in "${LABELS[@]+"${LABELS[@]}"}" "${EXTRA_ARGS[@]+"${EXTRA_ARGS[@]}"}" \
+    "${engines[@]+"${engines[@]}"}" "${min_apis[@]+"${min_apis[@]}"}"; do
     [[ "$a" =~ ^([0-9]+|all): ]] || die "host option value must look like I:VALUE or all:VALUE, got '$a'"
+  done
+  for a in "${engines[@]+"${engines[@]}"}"; do
+    case " $ENGINE_KINDS " in *" ${a#*:} "*) ;; *) die "unknown engine kind '${a#*:}' in --engine $a (one of: $ENGINE_KINDS)" ;; esac
+  done
+  for a in "${min_apis[@]+"${min_apis[@]}"}"; do
+    [[ "${a#*:}" =~ ^1\.[0-9]+$ ]] || die "--min-api needs an API version like 1.44, got '$a'"
   done
   [[ "$timeout" =~ ^[0-9]+$ ]] || die "--timeout needs whole seconds, got '$timeout'"
   local drivers i driver
@@ -597,9 +661,18 @@ cmd_up() {
   for driver in "${drivers[@]+"${drivers[@]}"}"; do
     case "$driver" in overlay2 | btrfs | vfs) ;; *) die "unsupported storage driver '$driver' (overlay2, btrfs or vfs)" ;; esac
   done
+  # Per-host engine kind and minimum API; dockerd 20.10 has no DOCKER_MIN_API_VERSION.
+  local kinds=() mins=() need26=0
+  for i in $(seq 1 "$n"); do
+    kinds[i]=$(host_option "$i" 20.10 "${engines[@]+"${engines[@]}"}")
+    mins[i]=$(host_option "$i" "" "${min_apis[@]+"${min_apis[@]}"}")
+    [ -z "${mins[i]}" ] || [ "${kinds[i]}" = 26 ] || die "--min-api needs engine kind 26, but host $i is ${kinds[i]} (add --engine $i:26)"
+    [ "${kinds[i]}" != 26 ] || need26=1
+  done
 
   ensure_packages
   check_tools
+  [ "$need26" = 0 ] || check_today_docker
   take_lock
   local t0; t0=$(now)
 
@@ -616,6 +689,8 @@ cmd_up() {
     driver=${drivers[$((i - 1))]:-overlay2}
     mkdir -p "$(host_dir "$i")"
     echo "$driver" >"$(host_dir "$i")/storage"
+    echo "${kinds[i]}" >"$(host_dir "$i")/engine"
+    if [ -n "${mins[i]}" ]; then echo "${mins[i]}" >"$(host_dir "$i")/min-api"; fi
   done
 
   local bb_pid=""
@@ -674,7 +749,7 @@ cmd_up() {
 
   {
     for i in $(seq 1 "$n"); do
-      echo "$(host_name "$i") $(host_ip "$i") $(host_port "$i") $(cat "$(host_dir "$i")/storage")"
+      echo "$(host_name "$i") $(host_ip "$i") $(host_port "$i") $(cat "$(host_dir "$i")/storage") $(host_engine "$i")"
     done
   } >"$D/hosts.tmp"
   mv "$D/hosts.tmp" "$D/hosts"
@@ -685,11 +760,12 @@ cmd_up() {
 }
 
 summary() {
-  local name ip port driver
-  printf '%-8s %-16s %-9s %s\n' NAME ADDRESS DRIVER LABELS
-  while read -r name ip port driver; do
-    local i=${name#node-}
-    printf '%-8s %-16s %-9s %s\n' "$name" "$ip:$port" "$driver" \
+  local name ip port driver kind
+  printf '%-8s %-16s %-9s %-14s %s\n' NAME ADDRESS DRIVER ENGINE LABELS
+  while read -r name ip port driver kind _; do
+    local i=${name#node-} min_api
+    min_api=$(host_min_api "$i")
+    printf '%-8s %-16s %-9s %-14s %s\n' "$name" "$ip:$port" "$driver" "$kind${min_api:+ min $min_api}" \
       "$(grep -- '^--label=' "$(host_dir "$i")/dockerd.args" | sed 's/^--label=//' | tr '\n' ' ' || true)"
   done <"$D/hosts"
   if [ -f "$D/registry.addr" ]; then echo "registry: $(cat "$D/registry.addr")"; fi
@@ -702,14 +778,20 @@ require_testbed() { [ -f "$D/hosts" ] || die "no testbed is up (no $D/hosts)"; }
 
 cmd_status() {
   require_testbed
-  local name ip port driver i pid api link rc=0
-  printf '%-8s %-16s %-9s %-8s %-5s %s\n' NAME ADDRESS DRIVER PID API LINK
-  while read -r name ip port driver; do
+  local name ip port driver kind i pid api version link rc=0
+  printf '%-8s %-16s %-9s %-6s %-8s %-5s %-36s %s\n' NAME ADDRESS DRIVER ENGINE PID API VERSION LINK
+  while read -r name ip port driver kind _; do
     i=${name#node-}
     pid=$(dockerd_pid "$i" || echo -)
-    if api_ok "$i"; then api=up; else api=down; rc=2; fi
+    # One request tells both whether the API answers and which engine and API versions it has.
+    if version=$(timeout -k 2 4 "$DOCKER" -H "$(host_api "$i")" version \
+      --format '{{.Server.Version}} api {{.Server.APIVersion}} min {{.Server.MinAPIVersion}}' 2>/dev/null); then
+      api=up
+    else
+      api=down; version=-; rc=2
+    fi
     link=$(ip -o link show "$(host_veth "$i")" 2>/dev/null | grep -q 'state UP\|,UP' && echo up || echo down)
-    printf '%-8s %-16s %-9s %-8s %-5s %s\n' "$name" "$ip:$port" "$driver" "$pid" "$api" "$link"
+    printf '%-8s %-16s %-9s %-6s %-8s %-5s %-36s %s\n' "$name" "$ip:$port" "$driver" "${kind:-20.10}" "$pid" "$api" "$version" "$link"
   done <"$D/hosts"
   if [ -f "$D/registry.addr" ]; then
     if tcp_open "$BRIDGE_IP" 5000; then echo "registry: $(cat "$D/registry.addr") up"; else echo "registry: $(cat "$D/registry.addr") down"; rc=2; fi
@@ -719,10 +801,14 @@ cmd_status() {
 
 cmd_env() {
   require_testbed
-  local hosts="" name ip port driver
-  while read -r name ip port driver; do hosts+="${hosts:+,}$ip:$port"; done <"$D/hosts"
+  local hosts="" kind_list="" name ip port driver kind
+  while read -r name ip port driver kind _; do
+    hosts+="${hosts:+,}$ip:$port"
+    kind_list+="${kind_list:+,}${kind:-20.10}"
+  done <"$D/hosts"
   echo "export TESTBED_DIR=$D"
   echo "export TESTBED_HOSTS=$hosts"
+  echo "export TESTBED_ENGINES=$kind_list"
   echo "export TESTBED_BRIDGE_IP=$BRIDGE_IP"
   if [ -f "$D/registry.addr" ]; then echo "export TESTBED_REGISTRY=$(cat "$D/registry.addr")"; fi
 }

@@ -5,8 +5,13 @@
  *   const hosts = await testbedUp(3, { labels: { 1: { environment: 'production' } }, registry: true });
  *   const r = await dockerCli(hosts[0]!.addr, ['run', '--rm', 'busybox', 'echo', 'hi']);
  *   await testbedDown();
+ *
+ * Engines are dockerd 20.10 (API 1.41) unless `engines` asks for dockerd 26 (API 1.45) on some hosts;
+ * `{ engines: { 2: '26' }, minApi: { 2: '1.44' } }` makes host 2 refuse clients below API 1.44, as
+ * Docker Engine 29 does. `clusterKindFromEnv()` picks these from SWARM_TEST_CLUSTER.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 const REPO = resolve(import.meta.dir, '../..');
@@ -28,7 +33,12 @@ export interface TestbedHost {
   /** ip:port */
   addr: string;
   storageDriver: string;
+  /** dockerd 20.10 (API 1.41) or dockerd 26.1 (API 1.45, its own containerd 1.7) */
+  engine: EngineKind;
 }
+
+/** The engine kinds scripts/testbed.sh can start (`up --engine I:KIND`). */
+export type EngineKind = '20.10' | '26';
 
 /** Per-host values keyed by host number (1-based), or `all` for every host. */
 export type PerHost<T> = { [host: number]: T; all?: T };
@@ -40,6 +50,10 @@ export interface TestbedOptions {
   labels?: PerHost<Record<string, string>>;
   /** Extra dockerd arguments per host. */
   dockerdArgs?: PerHost<string[]>;
+  /** Engine kind per host (default 20.10). */
+  engines?: PerHost<EngineKind>;
+  /** Raised minimum API version per host (DOCKER_MIN_API_VERSION, e.g. '1.44'); engine kind 26 only. */
+  minApi?: PerHost<string>;
   /** Run the registry at 10.99.0.1:5000 with busybox pushed as 10.99.0.1:5000/busybox. */
   registry?: boolean;
   /** Load busybox:latest into every engine (default true). */
@@ -61,6 +75,8 @@ export interface CliOptions {
   /** hard timeout (SIGKILL), default 60 s */
   timeoutMs?: number;
   env?: Record<string, string>;
+  /** DOCKER_CONFIG for the docker CLI: a directory, or true for privateDockerConfig() (dockerCli only) */
+  dockerConfig?: string | true;
 }
 
 /** The testbed's state dir ($TESTBED_DIR or <repo>/.testbed). */
@@ -105,7 +121,83 @@ export async function run(argv: string[], opts: CliOptions = {}): Promise<CliRes
 /** `docker -H tcp://<hostAddr> ...args` with the real docker CLI and a hard timeout. */
 export function dockerCli(hostAddr: string, args: string[], opts: CliOptions = {}): Promise<CliResult> {
   const host = hostAddr.includes('://') ? hostAddr : `tcp://${hostAddr}`;
-  return run(['docker', '-H', host, ...args], opts);
+  const { dockerConfig, ...rest } = opts;
+  if (dockerConfig !== undefined) {
+    rest.env = { ...rest.env, DOCKER_CONFIG: dockerConfig === true ? privateDockerConfig() : dockerConfig };
+  }
+  return run(['docker', '-H', host, ...args], rest);
+}
+
+/** Where scripts/install.sh unpacks dockerd 26 and the docker CLI plugins. */
+export const TODAY_DOCKER_DIR = process.env.TODAY_DOCKER_DIR ?? '/opt/swarm-test/docker-26';
+
+let dockerConfigDir: string | undefined;
+
+const DOCKER_CONFIG_PREFIX = 'swarm-docker-config-';
+
+/** Whether process pid still exists (EPERM: it does, but is not ours). */
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * A DOCKER_CONFIG directory of this process's own, with the CLI plugins docker-buildx 0.13 and
+ * docker-compose 2.26 from $TODAY_DOCKER_DIR/cli-plugins, so `docker buildx`, BuildKit `docker build`
+ * and `docker compose` (v2) work without reading or writing the machine's ~/.docker. Made once per
+ * process in the temp dir; removed at exit where the runtime emits it (`bun test` does not), and
+ * otherwise by the next process that makes one, as its name carries the pid of its owner.
+ */
+export function privateDockerConfig(): string {
+  if (dockerConfigDir !== undefined) return dockerConfigDir;
+  const plugins = join(TODAY_DOCKER_DIR, 'cli-plugins');
+  for (const p of ['docker-buildx', 'docker-compose']) {
+    if (!existsSync(join(plugins, p))) throw new Error(`testbed: ${join(plugins, p)} is missing (run scripts/install.sh as root)`);
+  }
+  for (const name of readdirSync(tmpdir())) {
+    const m = name.startsWith(DOCKER_CONFIG_PREFIX) ? /^(\d+)-/.exec(name.slice(DOCKER_CONFIG_PREFIX.length)) : null;
+    if (m && Number(m[1]) !== process.pid && !pidAlive(Number(m[1]))) rmSync(join(tmpdir(), name), { recursive: true, force: true });
+  }
+  const dir = mkdtempSync(join(tmpdir(), `${DOCKER_CONFIG_PREFIX}${process.pid}-`));
+  mkdirSync(join(dir, 'cli-plugins'));
+  // The CLI follows plugin symlinks; the binaries are 60 MB each.
+  for (const p of ['docker-buildx', 'docker-compose']) symlinkSync(join(plugins, p), join(dir, 'cli-plugins', p));
+  writeFileSync(join(dir, 'config.json'), '{\n  "auths": {}\n}\n');
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  dockerConfigDir = dir;
+  return dir;
+}
+
+/** The kinds of test cluster SWARM_TEST_CLUSTER selects. */
+export type ClusterKind = '2010' | 'mixed';
+
+/**
+ * Engine options for testbedUp from SWARM_TEST_CLUSTER: `2010` (the default) starts dockerd 20.10 on
+ * every host; `mixed` starts dockerd 20.10 on odd hosts and dockerd 26 with minimum API 1.44 (as
+ * Docker Engine 29) on even ones, so host 1 is old and host 2 new. `hosts` bounds the host numbers
+ * named (hosts past the testbed's size are ignored by the script).
+ */
+export function clusterKindFromEnv(hosts = 16): Pick<TestbedOptions, 'engines' | 'minApi'> {
+  const kind = clusterKind();
+  if (kind === '2010') return {};
+  const engines: PerHost<EngineKind> = { all: '20.10' };
+  const minApi: PerHost<string> = {};
+  for (let i = 2; i <= hosts; i += 2) {
+    engines[i] = '26';
+    minApi[i] = '1.44';
+  }
+  return { engines, minApi };
+}
+
+/** SWARM_TEST_CLUSTER, checked: `2010` (default) or `mixed`. */
+export function clusterKind(): ClusterKind {
+  const v = process.env.SWARM_TEST_CLUSTER?.trim() || '2010';
+  if (v === '2010' || v === 'mixed') return v;
+  throw new Error(`SWARM_TEST_CLUSTER must be 2010 or mixed, got '${v}'`);
 }
 
 /** Runs `scripts/testbed.sh ...args`; throws with its stderr when it fails. */
@@ -135,6 +227,8 @@ export async function testbedUp(n: number, opts: TestbedOptions = {}): Promise<T
   if (opts.storage) args.push('--storage', opts.storage.join(','));
   args.push(...perHostArgs('--label', opts.labels, (labels) => Object.entries(labels).map(([k, v]) => `${k}=${v}`)));
   args.push(...perHostArgs('--dockerd-arg', opts.dockerdArgs, (a) => a));
+  args.push(...perHostArgs('--engine', opts.engines, (k) => [k]));
+  args.push(...perHostArgs('--min-api', opts.minApi, (v) => [v]));
   if (opts.registry) args.push('--registry');
   if (opts.image === false) args.push('--no-image');
   if (opts.timeoutSec !== undefined) args.push('--timeout', String(opts.timeoutSec));
@@ -156,9 +250,10 @@ export function readHosts(): TestbedHost[] {
     .map((l) => l.trim())
     .filter((l) => l.length > 0)
     .map((line) => {
-      const [name, ip, port, storageDriver] = line.split(/\s+/);
+      const [name, ip, port, storageDriver, engine = '20.10'] = line.split(/\s+/);
       if (!name || !ip || !port || !storageDriver) throw new Error(`testbed: bad line in ${file}: ${line}`);
-      return { index: Number(name.replace(/^node-/, '')), name, ip, port: Number(port), addr: `${ip}:${port}`, storageDriver };
+      if (engine !== '20.10' && engine !== '26') throw new Error(`testbed: bad engine kind in ${file}: ${line}`);
+      return { index: Number(name.replace(/^node-/, '')), name, ip, port: Number(port), addr: `${ip}:${port}`, storageDriver, engine };
     });
 }
 

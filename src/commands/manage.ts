@@ -84,6 +84,7 @@ ${DISCOVERY_HELP}`;
       cors: flags['api-enable-cors'],
       refreshOnNodeFilter: flags['refresh-on-node-filter'],
       containerNameRefreshFilter: flags['container-name-refresh-filter'],
+      experimental: flags.experimental,
     });
     const { runManage } = await import('../lib/manager/run');
     await runManage(plan, abortOnSignals());

@@ -8,15 +8,34 @@ import { UserError } from './errors';
 
 const GO_DURATION = /^[-+]?((\d+(\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h))+$/;
 
-/** Milliseconds in `text`, or a UserError naming the flag. */
+/** Milliseconds in `text`, or a UserError worded as v1's (`invalid --heartbeat: time: ...`). */
 export function parseDuration(text: string, flag = 'duration'): number {
   const trimmed = text.trim();
-  if (trimmed === '0') return 0;
+  if (/^[-+]?0$/.test(trimmed)) return 0;
   const ms = GO_DURATION.test(trimmed) ? parse(trimmed.replace(/μs|µs/g, 'us')) : null;
   if (ms === null || ms === undefined || !Number.isFinite(ms)) {
-    throw new UserError(`invalid value "${text}" for ${flag}: expected a duration such as 500ms, 30s, 1m30s or 2h`, 2);
+    throw new UserError(`invalid ${flag}: ${goDurationError(text)}; expected a duration such as 500ms, 30s, 1m30s or 2h`, 2);
   }
   return ms;
+}
+
+const GO_UNITS = new Set(['ns', 'us', 'µs', 'μs', 'ms', 's', 'm', 'h']);
+
+/** Why Go's time.ParseDuration refuses `orig`, in its words (Go 1.7, which built v1 1.2.9). */
+function goDurationError(orig: string): string {
+  const invalid = `time: invalid duration ${orig}`;
+  let s = /^[-+]/.test(orig) ? orig.slice(1) : orig;
+  if (s === '') return invalid;
+  while (s !== '') {
+    const num = /^(\d*)(\.\d*)?/.exec(s)!;
+    if (!num[1] && (!num[2] || num[2] === '.')) return invalid;
+    s = s.slice(num[0].length);
+    const unit = /^[^\d.]*/.exec(s)![0];
+    if (!unit) return `time: missing unit in duration ${orig}`;
+    if (!GO_UNITS.has(unit)) return `time: unknown unit ${unit} in duration ${orig}`;
+    s = s.slice(unit.length);
+  }
+  return invalid;
 }
 
 /** Renders milliseconds the way Go prints a time.Duration (e.g. `1m30s`, `500ms`). */

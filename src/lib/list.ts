@@ -6,7 +6,7 @@ import { UserError } from './errors';
 
 export async function listNodes(url: string, timeout: string, config: Omit<DiscoveryConfig, 'heartbeatMs' | 'ttlMs'>): Promise<string[]> {
   const timeoutMs = parseDuration(timeout, '--timeout');
-  if (timeoutMs <= 0) throw new UserError('--timeout must be a positive duration', 2);
+  if (timeoutMs <= 0) throw new UserError('--timeout should be a positive number', 2);
   const discovery = await createDiscovery(url, { ...config, heartbeatMs: timeoutMs, ttlMs: timeoutMs * 3 });
   const stop = new AbortController();
   const timer = setTimeout(() => stop.abort(), timeoutMs);

@@ -12,14 +12,14 @@ export function parseListenAddress(text: string): ListenAddress {
   const scheme = i < 0 ? 'tcp' : t.slice(0, i).toLowerCase();
   const rest = i < 0 ? t : t.slice(i + 3);
   if (scheme === 'unix') {
-    if (!rest) throw new UserError(`invalid listen address "${text}": unix:// needs a socket path`);
+    if (!rest) throw new UserError(`invalid listen address "${text}": unix:// needs a socket path`, 2);
     return { kind: 'unix', path: rest };
   }
-  if (scheme !== 'tcp') throw new UserError(`invalid listen address "${text}": unsupported protocol ${scheme} (use tcp:// or unix://)`);
+  if (scheme !== 'tcp') throw new UserError(`unsupported protocol: "${scheme}" (listen address "${text}"; use tcp:// or unix://)`, 2);
   const m = /^(\[[^\]]+\]|[^:]*):(\d+)$/.exec(rest);
-  if (!m) throw new UserError(`invalid listen address "${text}": expected [tcp://]host:port, :port or unix:///path`);
+  if (!m) throw new UserError(`invalid listen address "${text}": expected [tcp://]host:port, :port or unix:///path`, 2);
   const port = Number(m[2]);
-  if (port < 0 || port > 65535) throw new UserError(`invalid listen address "${text}": port must be between 0 and 65535`);
+  if (port < 0 || port > 65535) throw new UserError(`invalid listen address "${text}": port must be between 0 and 65535`, 2);
   const host = m[1]!.replace(/^\[|\]$/g, '') || '0.0.0.0';
   return { kind: 'tcp', host, port };
 }

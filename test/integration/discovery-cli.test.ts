@@ -86,7 +86,7 @@ describe('global CLI', () => {
       [['list', 'nodes://10.0.0.[5:1]:2375'], 'start is greater than end', 1],
       [['list', '10.0.0.1'], 'missing port in address, please check you are using the correct discovery (missing token:// ?)', 1],
       [['list', 'garbage://x'], 'unsupported discovery scheme', 1],
-      [['list', '--timeout', 'soon', 'nodes://a:1'], 'invalid value "soon" for --timeout', 2],
+      [['list', '--timeout', 'soon', 'nodes://a:1'], 'invalid --timeout: time: invalid duration soon', 2],
       [['list', '--discovery-url', 'http://127.0.0.1:1/v1', 'token://abc'], 'cannot reach the token discovery service at http://127.0.0.1:1/v1: connection refused', 1],
       [['create', '--discovery-url', 'http://127.0.0.1:1/v1'], 'cannot reach the token discovery service', 1],
       [['list', '--discovery-url', 'BAD', 'token://abc'], 'invalid discovery service URL "BAD"', 1],

@@ -11,8 +11,8 @@ afterAll(() => bin?.cleanup());
 describe('manage --replication flags', () => {
   test('needs a KV discovery and --advertise, with v1 messages', async () => {
     const cases: [string[], string][] = [
-      [['--replication', '--advertise', '127.0.0.1:4000', 'nodes://127.0.0.1:1'], 'Leader Election is only supported with consul, etcd and zookeeper discovery.'],
-      [['--replication', '--advertise', '127.0.0.1:4000', 'file:///etc/swarm-cluster'], 'Leader Election is only supported with consul, etcd and zookeeper discovery.'],
+      [['--replication', '--advertise', '127.0.0.1:4000', 'nodes://127.0.0.1:1'], 'Leader election is only supported with consul, etcd and zookeeper discovery.'],
+      [['--replication', '--advertise', '127.0.0.1:4000', 'file:///etc/swarm-cluster'], 'Leader election is only supported with consul, etcd and zookeeper discovery.'],
       [['--replication', 'etcd://127.0.0.1:1'], '--advertise address must be provided when using --leader-election'],
       [['--replication', '--advertise', 'nope', 'etcd://127.0.0.1:1'], '--advertise should be of the form ip:port or hostname:port'],
       [['--replication', '--advertise', '127.0.0.1:4000', '--replication-ttl', '0s', 'etcd://127.0.0.1:1'], '--replication-ttl'],

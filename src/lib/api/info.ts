@@ -37,6 +37,8 @@ export interface InfoInput {
   now?: Date;
   /** --replication: this manager's role and, on a replica, the primary's address (default primary). */
   role?: { role: string; primary?: string };
+  /** Global --experimental. */
+  experimental?: boolean;
 }
 
 function rfc3339(d: Date): string {
@@ -137,7 +139,7 @@ export function buildInfo(input: InfoInput): Record<string, unknown> {
     NoProxy: process.env.NO_PROXY ?? process.env.no_proxy ?? '',
     Name: os.hostname(),
     Labels: [],
-    ExperimentalBuild: false,
+    ExperimentalBuild: input.experimental === true,
     ServerVersion: input.serverVersion,
     Runtimes: {},
     DefaultRuntime: '',

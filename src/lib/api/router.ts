@@ -19,6 +19,8 @@ export interface ApiContext {
   containerNameRefreshFilter?: string;
   /** --replication: passes requests to the primary while this manager is a replica. */
   replica?: ReplicaGate;
+  /** Global --experimental: reported in /version and /info, nothing else. */
+  experimental?: boolean;
 }
 
 export interface RequestCtx extends ApiContext {

@@ -181,7 +181,7 @@ export function systemRoutes(router: Router): void {
       Os: 'linux',
       Arch: os.arch() === 'x64' ? 'amd64' : os.arch(),
       KernelVersion: os.release(),
-      Experimental: false,
+      Experimental: ctx.experimental === true,
       BuildTime: '',
     }),
   );
@@ -192,7 +192,7 @@ export function systemRoutes(router: Router): void {
       if (drain?.isDrained(e.name, e.labels)) view.drained = true;
       return view;
     });
-    sendJson(ctx.res, 200, buildInfo({ nodes, strategy: ctx.strategy, filters: ctx.filters, serverVersion: ctx.serverVersion, eventsListeners: listeners, role: ctx.replica?.roleInfo() }));
+    sendJson(ctx.res, 200, buildInfo({ nodes, strategy: ctx.strategy, filters: ctx.filters, serverVersion: ctx.serverVersion, eventsListeners: listeners, role: ctx.replica?.roleInfo(), experimental: ctx.experimental }));
   });
   router.add('GET', '/events', events);
 }

@@ -32,6 +32,8 @@ export interface ManageInput {
   cors: boolean;
   refreshOnNodeFilter: boolean;
   containerNameRefreshFilter: string;
+  /** Global --experimental. */
+  experimental?: boolean;
 }
 
 export interface ManagePlan {
@@ -58,6 +60,8 @@ export interface ManagePlan {
   tls?: TlsMaterial;
   /** --replication: leader election on the KV discovery (src/lib/manager/replication.ts). */
   replication?: { advertise: string; ttlMs: number };
+  /** --experimental: only flips Experimental in /version and /info, as in v1. */
+  experimental: boolean;
   warnings: string[];
 }
 
@@ -81,13 +85,13 @@ export function parseClusterOpts(pairs: readonly string[]): {
     if (key === 'swarm.overcommit') {
       const n = Number(value);
       if (!value || !Number.isFinite(n)) throw new UserError(`invalid value "${value}" for swarm.overcommit: expected a number`, 2);
-      if (n <= -1) throw new UserError('swarm.overcommit should be larger than -1', 2);
+      if (n <= -1) throw new UserError(`swarm.overcommit should be larger than -1, ${n.toFixed(6)} is invalid`, 2);
       if (n < 0) warnings.push('-1 < swarm.overcommit < 0 will make swarm take less resource than docker engine offers');
       overcommit = n;
     } else if (key === 'swarm.createretry') {
       const n = Number(value);
       if (!/^-?\d+$/.test(value)) throw new UserError(`invalid value "${value}" for swarm.createretry: expected an integer`, 2);
-      if (n < 0) throw new UserError('swarm.createretry can not be negative', 2);
+      if (n < 0) throw new UserError(`swarm.createretry can not be negative, ${n} is invalid`, 2);
       createRetry = n;
     } else if (key === 'swarm.spread.running-only') {
       if (!['true', 'false', '1', '0'].includes(value)) throw new UserError(`invalid value "${value}" for swarm.spread.running-only: expected true or false`, 2);
@@ -129,7 +133,7 @@ export function planManage(input: ManageInput): ManagePlan {
   if (input.replication) {
     if (!input.advertise) throw new UserError('--advertise address must be provided when using --leader-election', 2);
     const ttl = parseDuration(input.replicationTtl, '--replication-ttl');
-    if (ttl <= 0) throw new UserError('--replication-ttl should be a positive duration', 2);
+    if (ttl <= 0) throw new UserError('--replication-ttl should be a positive number', 2);
     const unsupported = leaderElectionError(input.discoveryUrl);
     if (unsupported) throw new UserError(unsupported, 2);
     replication = { advertise: input.advertise, ttlMs: ttl };
@@ -158,6 +162,7 @@ export function planManage(input: ManageInput): ManagePlan {
     containerNameRefreshFilter: input.containerNameRefreshFilter,
     tls,
     replication,
+    experimental: input.experimental ?? false,
     warnings,
   };
 }

@@ -17,7 +17,7 @@ import { parseStoreUrl } from '../kv/url';
 import { delay } from '../kv/util';
 
 export const LEADER_ELECTION_BACKENDS: readonly string[] = ['consul', 'etcd', 'zk'];
-export const LEADER_ELECTION_UNSUPPORTED = 'Leader Election is only supported with consul, etcd and zookeeper discovery.';
+export const LEADER_ELECTION_UNSUPPORTED = 'Leader election is only supported with consul, etcd and zookeeper discovery.';
 export const NO_PRIMARY = 'No elected primary cluster manager';
 export const PRIMARY_UNREACHABLE = 'Unable to reach primary cluster manager';
 

@@ -63,6 +63,7 @@ export async function runManage(plan: ManagePlan, signal: AbortSignal, version =
       refreshOnNodeFilter: plan.refreshOnNodeFilter,
       containerNameRefreshFilter: plan.containerNameRefreshFilter,
       replica,
+      experimental: plan.experimental,
     }, plan.tls ? serverTlsOptions(plan.tls) : undefined);
     const hint = addr.kind === 'tcp' && addr.port === 2375 ? ' (is Docker already running on this machine?)' : '';
     await listenOn(server, addr, hint);

@@ -28,8 +28,8 @@ describe('manage flags (spec §1.4)', () => {
   });
   test('replication needs --advertise and a KV discovery', () => {
     expect(() => planManage({ ...base, replication: true })).toThrow('--advertise address must be provided when using --leader-election');
-    expect(() => planManage({ ...base, replication: true, advertise: '10.0.0.5:3375' })).toThrow('Leader Election is only supported with consul, etcd and zookeeper discovery.');
-    expect(() => planManage({ ...base, discoveryUrl: 'file:///etc/swarm', replication: true, advertise: '10.0.0.5:3375' })).toThrow('Leader Election is only supported');
+    expect(() => planManage({ ...base, replication: true, advertise: '10.0.0.5:3375' })).toThrow('Leader election is only supported with consul, etcd and zookeeper discovery.');
+    expect(() => planManage({ ...base, discoveryUrl: 'file:///etc/swarm', replication: true, advertise: '10.0.0.5:3375' })).toThrow('Leader election is only supported');
     expect(() => planManage({ ...base, discoveryUrl: 'etcd://127.0.0.1:2379', replication: true, advertise: '10.0.0.5:3375', replicationTtl: '0s' })).toThrow('--replication-ttl');
     for (const url of ['etcd://127.0.0.1:2379/p', 'consul://127.0.0.1:8500', 'zk://127.0.0.1:2181']) {
       expect(planManage({ ...base, discoveryUrl: url, replication: true, advertise: '10.0.0.5:3375', replicationTtl: '5s' }).replication).toEqual({ advertise: '10.0.0.5:3375', ttlMs: 5000 });

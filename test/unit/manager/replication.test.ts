@@ -127,7 +127,7 @@ describe('routeRequest (pure)', () => {
   });
   test('only KV discoveries can elect a leader', () => {
     for (const url of ['etcd://h:2379', 'consul://h:8500/p', 'zk://h:2181']) expect(leaderElectionError(url)).toBeNull();
-    for (const url of ['nodes://h:2375', 'h:2375', 'file:///x', 'token://abc']) expect(leaderElectionError(url)).toBe('Leader Election is only supported with consul, etcd and zookeeper discovery.');
+    for (const url of ['nodes://h:2375', 'h:2375', 'file:///x', 'token://abc']) expect(leaderElectionError(url)).toBe('Leader election is only supported with consul, etcd and zookeeper discovery.');
   });
   test('docker info: Role and Primary lines', () => {
     const base = { nodes: [], strategy: 'spread', filters: ['health'], serverVersion: 'swarm/1.2.9', eventsListeners: 0 };

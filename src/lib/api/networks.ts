@@ -9,6 +9,7 @@ import { HttpError, matchesPattern, parseFilters, readBody, readJson, sendEmpty,
 import type { RequestCtx, Router } from './router';
 
 const BUILTIN = new Set(['bridge', 'host', 'none']);
+const COMPOSE_PROJECT_LABEL = 'com.docker.compose.project';
 
 export function listNetworks(engines: Engine[], query: URLSearchParams): NetworkResource[] {
   const filters = parseFilters(query.get('filters'));
@@ -25,7 +26,10 @@ export function listNetworks(engines: Engine[], query: URLSearchParams): Network
         if (seenGlobal.has(n.Id)) continue;
         seenGlobal.add(n.Id);
       }
-      const shown = { ...n, Name: global ? n.Name : `${engine.name}/${n.Name}` };
+      // v1 lists local networks as <node>/<name>. Compose v2 finds its project's networks by label and
+      // then keeps only those whose listed Name is exactly its own, so those keep their bare name.
+      const bare = global || n.Labels?.[COMPOSE_PROJECT_LABEL] !== undefined;
+      const shown = { ...n, Name: bare ? n.Name : `${engine.name}/${n.Name}` };
       let ok = true;
       for (const [k, vs] of filters) {
         if (!vs.length) continue;
@@ -61,7 +65,6 @@ function stringLabels(v: unknown): Record<string, string> {
   return out;
 }
 
-const COMPOSE_PROJECT_LABEL = 'com.docker.compose.project';
 
 /**
  * A compose project's networks are local to one engine and its containers follow them (the

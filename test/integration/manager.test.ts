@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, SwarmBinary, waitFor, type RunningSwarm } from '../helpers/swarm-bin';
-import { killEngine, registryAddr, run, startEngine, testbedDown, testbedUp, TESTBED_REGISTRY, type TestbedHost } from '../helpers/testbed';
+import { clusterKindFromEnv, killEngine, registryAddr, run, startEngine, testbedDown, testbedUp, TESTBED_REGISTRY, type TestbedHost } from '../helpers/testbed';
 
 let bin: SwarmBinary;
 let manager: RunningSwarm;
@@ -54,7 +54,8 @@ async function nodeOf(name: string): Promise<string> {
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'swarm-mgr-it-'));
   // A fresh 3-host testbed with its registry (empty engines: placement is predictable).
-  hosts = await testbedUp(3, { registry: true });
+  // SWARM_TEST_CLUSTER=mixed: host 2 is dockerd 26 refusing API < 1.44 (as Engine 29), the others 20.10.
+  hosts = await testbedUp(3, { registry: true, ...clusterKindFromEnv() });
   REGISTRY = registryAddr() ?? TESTBED_REGISTRY;
   bin = new SwarmBinary();
   const port = await freePort();

@@ -3,16 +3,19 @@
 # dist/swarm if needed, starts `swarm manage` on them, and drives the cluster with the plain docker
 # CLI, printing each command and its output. Tears everything down at the end unless --keep.
 #
-#   scripts/demo.sh [--keep] [--port N]
+#   scripts/demo.sh [--keep] [--port N] [--mixed]
+# --mixed: host 2 runs today's dockerd 26 refusing clients below API 1.44 (as Docker Engine 29).
 set -euo pipefail
 
 KEEP=0
 PORT=4000
+ENGINES=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --keep) KEEP=1 ;;
     --port) PORT=$2; shift ;;
-    -h|--help) sed -n 2,6p "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --mixed) ENGINES=(--engine 2:26 --min-api 2:1.44) ;;
+    -h|--help) sed -n 2,7p "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "demo: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -52,8 +55,8 @@ cleanup() {
   fi
 }
 
-bold "1. Three Docker engines (scripts/testbed.sh up 3)"
-bash scripts/testbed.sh up 3
+bold "1. Three Docker engines (scripts/testbed.sh up 3 ${ENGINES[*]})"
+bash scripts/testbed.sh up 3 "${ENGINES[@]}"
 NODES=$(awk '{printf "%s%s:%s", (NR>1?",":""), $2, $3}' "$HOSTS_FILE")
 
 if [ ! -x dist/swarm ] || [ -n "$(find src bin -newer dist/swarm -name '*.ts' -print -quit)" ]; then

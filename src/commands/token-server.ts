@@ -11,7 +11,7 @@ export default class TokenServer extends BaseCommand {
   GET    /v1/clusters/<token>         JSON array of live entries
   DELETE /v1/clusters/<token>         delete the cluster
 
-Entries expire after their TTL. State is kept in a data file, so clusters and entries survive a restart. Clients use --discovery-url http://<host>:<port>/v1 or SWARM_DISCOVERY_URL.`;
+Entries expire after their TTL; a cluster with no live entry for --cluster-ttl is forgotten. State is kept in a data file and a journal beside it (<data file>.journal), so clusters and entries survive a restart and kill -9. Clients use --discovery-url http://<host>:<port>/v1 or SWARM_DISCOVERY_URL.`;
   static override examples = [
     '<%= config.bin %> token-server',
     '<%= config.bin %> token-server -H tcp://0.0.0.0:8600 --data-file /var/lib/swarm/tokens.json',
@@ -26,12 +26,16 @@ Entries expire after their TTL. State is kept in a data file, so clusters and en
       summary: 'File that keeps clusters and entries across restarts (default $XDG_STATE_HOME/swarm/token-server.json).',
     }),
     memory: Flags.boolean({ summary: 'Keep state in memory only (lost on restart).', exclusive: ['data-file'] }),
+    'cluster-ttl': Flags.string({
+      summary: 'Forget a cluster that has had no live entry for this long (Go duration; 0 keeps clusters forever).',
+      default: '720h',
+    }),
   };
 
   async run(): Promise<void> {
     const { flags } = await this.parse(TokenServer);
     await runTokenServer(
-      { hosts: flags.host ?? [DEFAULT_TOKEN_SERVER_HOST], dataFile: flags['data-file'] ?? defaultDataFile(), memory: flags.memory },
+      { hosts: flags.host ?? [DEFAULT_TOKEN_SERVER_HOST], dataFile: flags['data-file'] ?? defaultDataFile(), memory: flags.memory, clusterTtl: flags['cluster-ttl'] },
       abortOnSignals(),
     );
   }

@@ -217,6 +217,8 @@ describe('token server protocol', () => {
       [`/clusters`, { method: 'GET' }, 405, 'not allowed'],
       [`/clusters/${token}`, { method: 'PUT' }, 405, 'not allowed'],
       [`/nowhere`, { method: 'GET' }, 404, 'no such route'],
+      [`/clusters/%zz`, { method: 'GET' }, 400, 'malformed escape'],
+      [`/clusters/`, { method: 'POST' }, 404, 'no such route'],
     ];
     for (const [path, init, status, text] of cases) {
       const res = await fetch(`${base}${path}`, init).catch((err: Error) => ({ status: 0, text: async () => err.message }));
@@ -228,6 +230,25 @@ describe('token server protocol', () => {
     expect(await (await fetch(`${base}/clusters/${token}`)).json()).toEqual(['10.0.0.1:2375']);
     expect((await fetch(`${base}/clusters/${token}`, { method: 'DELETE' })).status).toBe(200);
     expect((await fetch(`${base}/clusters/${token}`)).status).toBe(404);
+  });
+
+  test('a malformed request target is a 400, not a crash', async () => {
+    const { connect } = await import('node:net');
+    const answer = await new Promise<string>((resolve, reject) => {
+      const s = connect(port, '127.0.0.1', () => s.write('GET http://[::1/v1/clusters HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+      let buf = '';
+      s.on('data', (d) => (buf += d.toString()));
+      s.on('end', () => resolve(buf));
+      s.on('error', reject);
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    expect((await fetch(`${base}/clusters`, { method: 'POST' })).status).toBe(200);
+  });
+
+  test('an empty --data-file is refused', async () => {
+    const r = await swarm.run(['token-server', '-H', `127.0.0.1:${await freePort()}`, '--data-file', '']);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe("Error: --data-file must name a file (use --memory to keep nothing) (see 'swarm token-server --help')");
   });
 
   test('a second server on the same address fails with one clear line', async () => {

@@ -2,6 +2,8 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { formatListenAddress, listenOn, parseListenAddress } from '../listen';
+import { parseDuration } from '../duration';
+import { UserError } from '../errors';
 import { log } from '../log';
 import { createTokenServer } from './server';
 import { TokenStore } from './store';
@@ -13,9 +15,12 @@ export function defaultDataFile(): string {
   return join(state, 'swarm', 'token-server.json');
 }
 
-export async function runTokenServer(opts: { hosts: string[]; dataFile: string; memory: boolean }, signal: AbortSignal): Promise<void> {
+export async function runTokenServer(opts: { hosts: string[]; dataFile: string; memory: boolean; clusterTtl?: string }, signal: AbortSignal): Promise<void> {
   const addrs = opts.hosts.map(parseListenAddress);
-  const store = await TokenStore.open(opts.memory ? undefined : opts.dataFile);
+  if (!opts.memory && !opts.dataFile.trim()) throw new UserError('--data-file must name a file (use --memory to keep nothing)', 2);
+  const clusterTtlMs = parseDuration(opts.clusterTtl ?? '720h', '--cluster-ttl');
+  if (clusterTtlMs < 0) throw new UserError('--cluster-ttl should be a positive number or 0', 2);
+  const store = await TokenStore.open(opts.memory ? undefined : opts.dataFile, { clusterTtlMs });
   const servers = [];
   for (const addr of addrs) {
     const server = createTokenServer(store);

@@ -54,8 +54,14 @@ function parseTtl(value: string | null): number {
 }
 
 async function route(store: TokenStore, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const url = new URL(req.url ?? '/', 'http://token-server');
-  const path = url.pathname.replace(/\/+$/, '');
+  let url: URL;
+  try {
+    url = new URL(req.url ?? '/', 'http://token-server');
+  } catch {
+    throw new HttpError(400, `malformed request target ${JSON.stringify(req.url ?? '')}`);
+  }
+  // Exact paths: `/v1/clusters/` names no cluster and must not create one.
+  const path = url.pathname;
   const method = req.method ?? 'GET';
 
   if (path === '/v1/clusters') {
@@ -66,7 +72,12 @@ async function route(store: TokenStore, req: IncomingMessage, res: ServerRespons
   }
   const m = /^\/v1\/clusters\/([^/]+)$/.exec(path);
   if (!m) throw new HttpError(404, `no such route: ${method} ${url.pathname}`);
-  const token = decodeURIComponent(m[1]!);
+  let token: string;
+  try {
+    token = decodeURIComponent(m[1]!);
+  } catch {
+    throw new HttpError(400, `malformed escape in path ${url.pathname}`);
+  }
 
   switch (method) {
     case 'GET': {

@@ -11,7 +11,7 @@ import { log } from '../log';
 import { EngineHealth, isConnectionError, STATE_LABEL, type HealthTransition } from './health';
 import { call, callJson, EngineHttpError, openRequest, targetOf, type CallOptions, type EngineTarget, type RawResponse } from './http';
 import type { ContainerInspect, ContainerSummary, DockerEvent, EngineInfo, EngineVersion, ImageSummary, NetworkResource, Volume, VolumeListResponse } from './docker-types';
-import { JsonStreamParser } from './jsonstream';
+import { DEFAULT_MAX_OBJECT_BYTES, JsonStreamParser } from './jsonstream';
 import type { EngineTls } from '../tls';
 import { MIN_API_VERSION, negotiateApiVersion } from './version';
 
@@ -389,7 +389,12 @@ export class Engine {
         const res = await openRequest(this.target, 'GET', this.path('/events'), { signal: stop });
         if (res.statusCode !== 200) throw new Error(`events stream answered HTTP ${res.statusCode}`);
         this.noteSuccess();
-        const parser = new JsonStreamParser();
+        // An event too large to be worth parsing (a container with megabytes of labels) is dropped as
+        // it streams; the refresh loop, woken now, reads that container instead.
+        const parser = new JsonStreamParser(DEFAULT_MAX_OBJECT_BYTES, (bytes) => {
+          log.warn('Engine event too large, skipped; refreshing instead', { name: this.name, addr: this.addr, bytes });
+          this.kick();
+        });
         res.setEncoding('utf8');
         for await (const chunk of res as AsyncIterable<string>) {
           for (const ev of parser.push(chunk)) await this.handleEvent(ev as DockerEvent);

@@ -8,14 +8,24 @@ import { UserError } from './errors';
 
 const GO_DURATION = /^[-+]?((\d+(\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h))+$/;
 
-/** Milliseconds in `text`, or a UserError worded as v1's (`invalid --heartbeat: time: ...`). */
-export function parseDuration(text: string, flag = 'duration'): number {
+/**
+ * The longest delay a timer can wait (2^31 - 1 ms, about 596 h): longer ones fire after 1 ms, so a
+ * flag that becomes a timer is refused beyond it rather than turned into a busy loop.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Milliseconds in `text`, or a UserError worded as v1's (`invalid --heartbeat: time: ...`). Durations
+ * longer than `maxMs` (by default what a timer can wait) are refused.
+ */
+export function parseDuration(text: string, flag = 'duration', maxMs = MAX_TIMER_MS): number {
   const trimmed = text.trim();
   if (/^[-+]?0$/.test(trimmed)) return 0;
   const ms = GO_DURATION.test(trimmed) ? parse(trimmed.replace(/μs|µs/g, 'us')) : null;
   if (ms === null || ms === undefined || !Number.isFinite(ms)) {
     throw new UserError(`invalid ${flag}: ${goDurationError(text)}; expected a duration such as 500ms, 30s, 1m30s or 2h`, 2);
   }
+  if (ms > maxMs) throw new UserError(`invalid ${flag}: ${trimmed} is too long (at most ${formatDuration(maxMs)})`, 2);
   return ms;
 }
 

@@ -1,7 +1,7 @@
 /** Listen addresses as `-H` takes them: `tcp://host:port`, `host:port`, `:port`, `unix:///path`. */
-import type { Server } from 'node:net';
+import { connect, type Server } from 'node:net';
 import type { Server as HttpServer } from 'node:http';
-import { unlink, chmod } from 'node:fs/promises';
+import { chmod, lstat, unlink } from 'node:fs/promises';
 import { UserError, errorMessage } from './errors';
 
 export type ListenAddress = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string };
@@ -28,9 +28,46 @@ export function formatListenAddress(a: ListenAddress): string {
   return a.kind === 'unix' ? `unix://${a.path}` : `tcp://${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
 }
 
+/** Whether something accepts connections on the unix socket at `path`. */
+function socketAnswers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(path);
+    const timer = setTimeout(() => {
+      s.destroy();
+      resolve(true); // a socket that neither accepts nor refuses is someone's
+    }, 1000);
+    s.once('connect', () => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => {
+      clearTimeout(timer);
+      resolve(false);
+    });
+  });
+}
+
+/**
+ * A unix socket path may be reused only if it holds a stale socket (nothing listening): a regular
+ * file, a directory or a live socket there is never removed.
+ */
+async function clearStaleSocket(addr: Extract<ListenAddress, { kind: 'unix' }>): Promise<void> {
+  const st = await lstat(addr.path).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw new UserError(`cannot listen on ${formatListenAddress(addr)}: ${errorMessage(err)}`);
+  });
+  if (!st) return;
+  if (!st.isSocket()) throw new UserError(`cannot listen on ${formatListenAddress(addr)}: ${addr.path} exists and is not a socket; remove it or choose another path`);
+  if (await socketAnswers(addr.path)) throw new UserError(`cannot listen on ${formatListenAddress(addr)}: address already in use`);
+  await unlink(addr.path);
+}
+
 /** Starts `server` on `addr`, with an error message that says what to do when it cannot. */
 export async function listenOn(server: HttpServer | Server, addr: ListenAddress, hint = ''): Promise<void> {
-  if (addr.kind === 'unix') await unlink(addr.path).catch(() => undefined);
+  if (addr.kind === 'unix') await clearStaleSocket(addr);
+  // The socket is created 0600 (umask while it is bound), not made so afterwards: no moment when others can connect.
+  const umask = addr.kind === 'unix' ? process.umask(0o177) : undefined;
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
       const why = err.code === 'EADDRINUSE' ? `address already in use${hint}` : errorMessage(err);
@@ -43,6 +80,8 @@ export async function listenOn(server: HttpServer | Server, addr: ListenAddress,
     };
     if (addr.kind === 'unix') server.listen(addr.path, done);
     else server.listen(addr.port, addr.host, done);
+  }).finally(() => {
+    if (umask !== undefined) process.umask(umask);
   });
   if (addr.kind === 'unix') await chmod(addr.path, 0o600);
 }

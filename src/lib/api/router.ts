@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import type { Cluster } from '../manager/cluster';
 import type { Placer } from '../manager/scheduling';
 import type { ReplicaGate } from './replica';
+import { HttpError } from './respond';
 
 export interface ApiContext {
   cluster: Cluster;
@@ -77,7 +78,11 @@ export class Router {
       if (!m) continue;
       const params: Record<string, string> = {};
       route.keys.forEach((k, i) => {
-        params[k] = decodeURIComponent(m[i + 1]!);
+        try {
+          params[k] = decodeURIComponent(m[i + 1]!);
+        } catch {
+          throw new HttpError(400, `malformed escape in path ${JSON.stringify(path)}`);
+        }
       });
       return { route, params };
     }

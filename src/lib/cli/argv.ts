@@ -200,7 +200,10 @@ export function normalizeArgv(
   const asked = (flag: string) => leading.some((g) => g.flag === flag);
   // `swarm --debug --help`, `swarm -l debug` (no command): v1 shows the help.
   if (asked('help') || (start >= argv.length && !asked('version'))) return { argv: ['--help'], clearEnv };
-  if (asked('version')) return { argv: ['--version'], clearEnv };
+  if (asked('version')) {
+    if (start < argv.length) throw new ArgvError(`--version takes no arguments, got "${argv[start]}"`);
+    return { argv: ['--version'], clearEnv };
+  }
   if (argv[start] === '--') return { argv: argv.slice(start + 1), clearEnv };
   const found = findCommand(argv, start, commands);
   // Unknown command: oclif says so ("command x not found").
@@ -213,5 +216,10 @@ export function normalizeArgv(
     strictUnknown: false,
     command: found.id.replaceAll(':', ' '),
   });
+  // oclif prints the help and exits 0 when --help is there, whatever else is wrong on the line.
+  if (groups.some((g) => g.flag === 'help')) {
+    const unknown = groups.find((g) => !g.flag && g.tokens[0]!.startsWith('-') && g.tokens[0] !== '--' && !isPositional(g.tokens[0]!));
+    if (unknown) throw new ArgvError(`flag provided but not defined: ${unknown.tokens[0]!.replace(/=.*/, '')}`, found.id.replaceAll(':', ' '));
+  }
   return { argv: [...argv.slice(start, start + found.words), ...groups.flatMap((g) => g.tokens)], clearEnv };
 }

@@ -2,7 +2,7 @@
  * `file:///path`: one `host:port` per line; blank lines and `#` comments (whole-line or trailing)
  * skipped; ranges allowed. Re-read every heartbeat so edits take effect without a restart.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { UserError, errorMessage } from '../errors';
 import { parseEntries } from './entries';
 import { pollEntries } from './poll';
@@ -29,6 +29,12 @@ export const createFileDiscovery: DiscoveryFactory = (rest, config) => {
     description: `file ${path}`,
     canRegister: false,
     watch: (signal) => pollEntries(read, config.heartbeatMs, signal),
+    async preflight() {
+      const st = await stat(path).catch((err: unknown) => {
+        throw new UserError(`cannot read discovery file ${path}: ${errorMessage(err)}`);
+      });
+      if (!st.isFile()) throw new UserError(`discovery file ${path} is not a regular file`);
+    },
     async register() {
       throw new UserError('file:// discovery needs no join: add the engine\'s host:port to the file instead');
     },

@@ -31,6 +31,11 @@ export interface Discovery {
   register(addr: string): Promise<void>;
   /** Whether `register` is meaningful (static backends need no join). */
   readonly canRegister: boolean;
+  /**
+   * Checks, before a manager starts watching, what would otherwise only be logged every heartbeat
+   * (a discovery file that does not exist): throws UserError.
+   */
+  preflight?(): Promise<void>;
 }
 
 export type DiscoveryFactory = (rest: string, config: DiscoveryConfig) => Discovery | Promise<Discovery>;

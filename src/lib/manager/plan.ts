@@ -130,10 +130,11 @@ export function planManage(input: ManageInput): ManagePlan {
     throw new UserError('--advertise should be of the form ip:port or hostname:port', 2);
   }
   let replication: ManagePlan['replication'];
+  // Checked with or without --replication: a bad value is a mistake either way.
+  const ttl = parseDuration(input.replicationTtl, '--replication-ttl');
+  if (ttl <= 0) throw new UserError('--replication-ttl should be a positive number', 2);
   if (input.replication) {
     if (!input.advertise) throw new UserError('--advertise address must be provided when using --leader-election', 2);
-    const ttl = parseDuration(input.replicationTtl, '--replication-ttl');
-    if (ttl <= 0) throw new UserError('--replication-ttl should be a positive number', 2);
     const unsupported = leaderElectionError(input.discoveryUrl);
     if (unsupported) throw new UserError(unsupported, 2);
     replication = { advertise: input.advertise, ttlMs: ttl };

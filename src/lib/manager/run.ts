@@ -30,6 +30,7 @@ export async function runManage(plan: ManagePlan, signal: AbortSignal, version =
     options: plan.discoveryOpts,
     tokenServiceUrl: plan.tokenServiceUrl,
   });
+  await discovery.preflight?.();
   const cluster = new Cluster({
     engine: {
       refreshMinMs: plan.refreshMinMs,

@@ -18,7 +18,8 @@ export function defaultDataFile(): string {
 export async function runTokenServer(opts: { hosts: string[]; dataFile: string; memory: boolean; clusterTtl?: string }, signal: AbortSignal): Promise<void> {
   const addrs = opts.hosts.map(parseListenAddress);
   if (!opts.memory && !opts.dataFile.trim()) throw new UserError('--data-file must name a file (use --memory to keep nothing)', 2);
-  const clusterTtlMs = parseDuration(opts.clusterTtl ?? '720h', '--cluster-ttl');
+  // Compared with timestamps, never a timer: any length is fine.
+  const clusterTtlMs = parseDuration(opts.clusterTtl ?? '720h', '--cluster-ttl', Number.MAX_SAFE_INTEGER);
   if (clusterTtlMs < 0) throw new UserError('--cluster-ttl should be a positive number or 0', 2);
   const store = await TokenStore.open(opts.memory ? undefined : opts.dataFile, { clusterTtlMs });
   const servers = [];

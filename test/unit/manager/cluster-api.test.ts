@@ -93,6 +93,23 @@ describe('API', () => {
     expect(n.status).toBe(404);
   });
 
+  test('a malformed escape in a path is a 400 on plain, upgrade and node routes', async () => {
+    for (const path of ['/containers/%zz/json', '/v1.41/images/%E0%A4%A/json', '/_swarm/nodes/%zz/drain']) {
+      const r = await fetch(`${base}${path}`, { method: path.endsWith('drain') ? 'POST' : 'GET' });
+      expect({ path, status: r.status }).toEqual({ path, status: 400 });
+      expect(((await r.json()) as any).message).toContain('malformed escape');
+    }
+    const { connect } = await import('node:net');
+    const port = Number(new URL(base).port);
+    const answer = await new Promise<string>((resolve) => {
+      const s = connect(port, '127.0.0.1', () => s.write('POST /containers/%zz/attach?stream=1 HTTP/1.1\r\nHost: x\r\nUpgrade: tcp\r\nConnection: Upgrade\r\n\r\n'));
+      let buf = '';
+      s.on('data', (d) => (buf += d.toString()));
+      s.on('close', () => resolve(buf));
+    });
+    expect(answer).toStartWith('HTTP/1.1 400 ');
+  });
+
   test('info aggregates nodes with SystemStatus lines', async () => {
     const info = (await (await fetch(`${base}/info`)).json()) as any;
     expect(info.NCPU).toBe(4);

@@ -3,6 +3,7 @@
  * a leading `~` on the value marks a soft expression. Parsing, validation and matching follow Swarm v1
  * (scheduler/filter/expr.go) rule for rule, including its error texts.
  */
+import { compileRegex, type SafeRegex } from '../regex';
 
 export type Operator = '==' | '!=';
 
@@ -61,26 +62,17 @@ export function formatExpressionWithSoft(expr: Expression): string {
 /**
  * The regular expression v1 builds for a value: `/re/` is a regex, unanchored; anything else is a glob
  * where only `*` is special (→ `.*`, other metacharacters are NOT escaped) and the whole string is
- * anchored. RE2's leading inline flags (`(?i)`, `(?s)`, `(?m)`, combined like `(?is)`) become JS flags.
- * Returns null when the pattern does not compile (v1 then logs and counts it as "no match").
+ * anchored. Both are RE2 (Go's syntax, linear-time matching: the value is the client's), so leading
+ * inline flags such as `(?i)` work as in v1. Returns null when the pattern does not compile (v1 then
+ * logs and counts it as "no match").
  */
-export function compileValue(value: string): RegExp | null {
-  let pattern: string;
-  let flags = '';
+export function compileValue(value: string): SafeRegex | null {
   const isRegex = value.length >= 2 && value.startsWith('/') && value.endsWith('/');
-  let body = isRegex ? value.slice(1, -1) : value;
-  const inline = /^\(\?([ims]+)\)/.exec(body);
-  if (inline) {
-    flags = [...new Set(inline[1])].join('');
-    body = body.slice(inline[0].length);
-  }
-  if (isRegex) pattern = body;
-  else pattern = `^${body.replace(/\*/g, '.*')}$`;
-  try {
-    return new RegExp(pattern, flags);
-  } catch {
-    return null;
-  }
+  const body = isRegex ? value.slice(1, -1) : value;
+  if (isRegex) return compileRegex(body);
+  // A glob keeps a leading inline flag group in front of the anchor, where RE2 wants it.
+  const inline = /^\(\?[imsU]+\)/.exec(body)?.[0] ?? '';
+  return compileRegex(`${inline}^${body.slice(inline.length).replace(/\*/g, '.*')}$`);
 }
 
 /**

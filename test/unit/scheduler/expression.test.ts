@@ -97,12 +97,20 @@ describe('matching', () => {
     expect(match('key==/^node-[01]$/', 'node-0')).toBe(true);
   });
 
-  test('(?i) becomes the i flag, for regexes and globs', () => {
+  test('(?i) makes regexes and globs case-insensitive (RE2 inline flags)', () => {
     expect(match('key==/(?i)^NODE/', 'node-1')).toBe(true);
     expect(match('key==/^NODE/', 'node-1')).toBe(false);
     expect(match('key==(?i)Ubuntu*', 'UBUNTU-14')).toBe(true);
     expect(match('key==Ubuntu*', 'UBUNTU-14')).toBe(false);
-    expect(compileValue('/(?i)x/')?.flags).toBe('i');
+  });
+
+  test('matching takes time linear in the candidate: a catastrophic pattern is harmless (RE2, as v1)', () => {
+    // A backtracking engine needs ~2^40 steps for this candidate; RE2 a few thousand.
+    const candidate = 'a'.repeat(40) + '!';
+    expect(match('container!=/^(a+)+$/', candidate)).toBe(true);
+    expect(match('container==/^(a|aa)+$/', 'a'.repeat(5000) + 'b')).toBe(false);
+    // Go's syntax: no lookbehind (so such a pattern matches nothing, as in v1).
+    expect(compileValue('/(?<=a)b/')).toBeNull();
   });
 
   test('an invalid regex matches nothing: == false, != true', () => {

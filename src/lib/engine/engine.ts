@@ -12,6 +12,7 @@ import { EngineHealth, isConnectionError, STATE_LABEL, type HealthTransition } f
 import { call, callJson, EngineHttpError, openRequest, targetOf, type CallOptions, type EngineTarget, type RawResponse } from './http';
 import type { ContainerInspect, ContainerSummary, DockerEvent, EngineInfo, EngineVersion, ImageSummary, NetworkResource, Volume, VolumeListResponse } from './docker-types';
 import { DEFAULT_MAX_OBJECT_BYTES, JsonStreamParser } from './jsonstream';
+import { containerInspectProblem, containerSummaryProblem, imageProblem, networkProblem, usableRecords, volumeProblem } from './validate';
 import type { EngineTls } from '../tls';
 import { MIN_API_VERSION, negotiateApiVersion } from './version';
 
@@ -274,7 +275,8 @@ export class Engine {
 
   async refreshContainers(full = false): Promise<void> {
     const started = Date.now();
-    const list = (await this.json<ContainerSummary[]>('GET', '/containers/json?all=1')).filter((s) => !((this.removedAt.get(s.Id) ?? 0) >= started));
+    const raw = await this.json<unknown>('GET', '/containers/json?all=1');
+    const list = usableRecords<ContainerSummary>(raw, containerSummaryProblem, this.skipRecord('container')).filter((s) => !((this.removedAt.get(s.Id) ?? 0) >= started));
     const next = new Map<string, CachedContainer>();
     await this.eachLimited(list, 8, async (s) => {
       const old = this.containers.get(s.Id);
@@ -286,6 +288,8 @@ export class Engine {
           /* gone meanwhile */
         }
       }
+      const bad = entry.inspect === undefined ? undefined : containerInspectProblem(entry.inspect);
+      if (bad) return this.skipRecord('container')(bad, s);
       next.set(s.Id, entry);
     });
     // Containers re-read individually while the list was in flight are newer than the list.
@@ -299,7 +303,7 @@ export class Engine {
   /** Re-reads one container (after an event or a call that changed it). */
   async refreshContainer(id: string): Promise<CachedContainer | undefined> {
     const filters = encodeURIComponent(JSON.stringify({ id: [id] }));
-    const list = await this.json<ContainerSummary[]>('GET', `/containers/json?all=1&filters=${filters}`);
+    const list = usableRecords<ContainerSummary>(await this.json<unknown>('GET', `/containers/json?all=1&filters=${filters}`), containerSummaryProblem, this.skipRecord('container'));
     const s = list.find((c) => c.Id === id || c.Id.startsWith(id));
     if (!s) {
       for (const key of this.containers.keys()) if (key === id || key.startsWith(id)) this.forgetContainer(key);
@@ -312,6 +316,12 @@ export class Engine {
     } catch {
       inspect = this.containers.get(s.Id)?.inspect;
       fresh = false;
+    }
+    const bad = inspect === undefined ? undefined : containerInspectProblem(inspect);
+    if (bad) {
+      this.skipRecord('container')(bad, s);
+      this.forgetContainer(s.Id);
+      return undefined;
     }
     // The list can lag a rename (old and new name both listed for a moment): inspect's Name is authoritative.
     if (fresh && typeof inspect?.Name === 'string' && inspect.Name) {
@@ -326,17 +336,32 @@ export class Engine {
   }
 
   async refreshImages(): Promise<void> {
-    this.images = (await this.json<ImageSummary[] | undefined>('GET', '/images/json')) ?? [];
+    this.images = usableRecords<ImageSummary>(await this.json<unknown>('GET', '/images/json'), imageProblem, this.skipRecord('image'));
   }
 
   async refreshNetworks(): Promise<void> {
-    const list = (await this.json<NetworkResource[] | undefined>('GET', '/networks')) ?? [];
+    const list = usableRecords<NetworkResource>(await this.json<unknown>('GET', '/networks'), networkProblem, this.skipRecord('network'));
     this.networks = new Map(list.map((n) => [n.Id, n]));
   }
 
   async refreshVolumes(): Promise<void> {
     const r = await this.json<VolumeListResponse | undefined>('GET', '/volumes');
-    this.volumes = new Map((r?.Volumes ?? []).map((v) => [v.Name, v]));
+    const list = usableRecords<Volume>(r?.Volumes, volumeProblem, this.skipRecord('volume'));
+    this.volumes = new Map(list.map((v) => [v.Name, v]));
+  }
+
+  /** Malformed records already reported (one log line per record and reason, not one per refresh). */
+  private reported = new Set<string>();
+
+  private skipRecord(kind: string): (reason: string, record: unknown) => void {
+    return (reason, record) => {
+      const id = typeof record === 'object' && record !== null ? String((record as { Id?: unknown; Name?: unknown }).Id ?? (record as { Name?: unknown }).Name ?? '?') : '?';
+      const key = `${kind}|${id}|${reason}`;
+      if (this.reported.has(key)) return;
+      if (this.reported.size > 10_000) this.reported.clear();
+      this.reported.add(key);
+      log.warn(`Engine sent a malformed ${kind}, ignored`, { name: this.name, addr: this.addr, id, problem: reason });
+    };
   }
 
   // ---- loops --------------------------------------------------------------------------------------

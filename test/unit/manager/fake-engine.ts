@@ -15,6 +15,8 @@ export interface FakeContainer {
   Created: number;
   Memory?: number;
   CpuShares?: number;
+  /** Raw HostConfig for the list and inspect, replacing the well-formed one (to test malformed engine data). */
+  rawHostConfig?: unknown;
 }
 
 export class FakeEngine {
@@ -81,7 +83,7 @@ export class FakeEngine {
         const f = url.searchParams.get('filters');
         const ids: string[] = f ? JSON.parse(f).id ?? [] : [];
         const list = this.containers.filter((c) => !ids.length || ids.some((i) => c.Id.startsWith(i)));
-        return this.json(res, 200, list.map((c) => ({ ...c, Status: 'cached', Ports: [], HostConfig: { NetworkMode: 'default' } })));
+        return this.json(res, 200, list.map(({ rawHostConfig, ...c }) => ({ ...c, Status: 'cached', Ports: [], HostConfig: rawHostConfig ?? { NetworkMode: 'default' } })));
       }
       let m = /^\/containers\/([^/]+)\/json$/.exec(path);
       if (m) {
@@ -92,7 +94,7 @@ export class FakeEngine {
           Name: c.Names[0],
           State: { Status: c.State, StartedAt: new Date().toISOString() },
           Config: { Image: c.Image, Labels: c.Labels },
-          HostConfig: { Memory: c.Memory ?? 0, CpuShares: c.CpuShares ?? 0, NetworkMode: 'default' },
+          HostConfig: c.rawHostConfig ?? { Memory: c.Memory ?? 0, CpuShares: c.CpuShares ?? 0, NetworkMode: 'default' },
           NetworkSettings: { Ports: { '80/tcp': [{ HostIp: '0.0.0.0', HostPort: '8080' }] } },
         });
       }

@@ -12,7 +12,7 @@ const PER_NODE = 30;
 const nodes: NodeSnapshot[] = [];
 for (let n = 0; n < NODES; n++) {
   const containers: ContainerSnapshot[] = [];
-  for (let c = 0; c < PER_NODE; c++) containers.push(container(`c${n}-${c}`, { name: `app-${n}-${c}`, image: c % 2 ? 'redis' : 'nginx' }));
+  for (let c = 0; c < PER_NODE; c++) containers.push(container(`c${n}-${c}`, { names: [`app-${n}-${c}`], image: c % 2 ? 'redis' : 'nginx' }));
   nodes.push(node(`node-${n}`, { containers, labels: { storagedriver: n % 3 ? 'overlay2' : 'btrfs', environment: n % 2 ? 'production' : 'staging' } }));
 }
 

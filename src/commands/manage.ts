@@ -11,6 +11,7 @@ Cluster options (--cluster-opt key=value):
   swarm.overcommit=0.05   fraction of CPUs and memory added to each engine's capacity (> -1)
   swarm.createretry=0     extra attempts when a create fails (>= 0)
   swarm.spread.running-only=false   spread counts only running containers, not stopped ones
+  swarm.pull-on-create=false        a create pulls a missing image on the engine (v1), whatever the client's pull policy
   swarm.drain.state-file=<path>     persist node drains (swarm node drain|activate) across restarts
 
 ${DISCOVERY_HELP}`;
@@ -50,6 +51,11 @@ ${DISCOVERY_HELP}`;
     tlscert: Flags.string({ summary: 'Certificate of this manager, served to clients and presented to the engines.' }),
     tlskey: Flags.string({ summary: 'Private key of --tlscert.' }),
     'api-enable-cors': Flags.boolean({ aliases: ['cors'], summary: 'Add CORS headers and answer OPTIONS (for browser clients).' }),
+    'api-max-body': Flags.string({ summary: 'Largest JSON request body (create, exec, network/volume create...); 413 beyond. Uploads (load, import, build, cp) stream and have no limit.', default: '16m' }),
+    'api-max-json-depth': Flags.integer({ summary: 'Deepest nesting of arrays/objects in a JSON request body; 400 beyond.', default: 100 }),
+    'api-body-timeout': Flags.string({ summary: 'A request body that sends nothing for this long is given up (408).', default: '30s' }),
+    'api-max-connections': Flags.integer({ summary: 'Open client connections in all; new ones beyond are closed.', default: 4096 }),
+    'api-max-connections-per-client': Flags.integer({ summary: 'Open connections one client address may hold; new ones beyond are closed.', default: 512 }),
     'refresh-on-node-filter': Flags.boolean({ summary: 'docker ps with a node filter first re-reads that engine\'s containers.' }),
     'container-name-refresh-filter': Flags.string({ summary: 'docker ps with this exact name filter first re-reads every engine\'s containers.', default: '' }),
     ...discoveryFlags,
@@ -85,6 +91,11 @@ ${DISCOVERY_HELP}`;
       refreshOnNodeFilter: flags['refresh-on-node-filter'],
       containerNameRefreshFilter: flags['container-name-refresh-filter'],
       experimental: flags.experimental,
+      apiMaxBody: flags['api-max-body'],
+      apiMaxJsonDepth: flags['api-max-json-depth'],
+      apiBodyTimeout: flags['api-body-timeout'],
+      apiMaxConnections: flags['api-max-connections'],
+      apiMaxConnectionsPerClient: flags['api-max-connections-per-client'],
     });
     const { runManage } = await import('../lib/manager/run');
     await runManage(plan, abortOnSignals());

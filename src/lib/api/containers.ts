@@ -1,13 +1,13 @@
 /** Container routes: list from cache, create through the scheduler, the rest proxied to the owner. */
 import type http from 'node:http';
 import type { ContainerInspect, ContainerSummary, ExecCreateBody, IdResponse, JsonObject, JsonValue, PortSummary } from '../engine/docker-types';
-import type { Engine } from '../engine/engine';
+import type { CachedContainer, Engine } from '../engine/engine';
 import { errorBodyMessage } from '../engine/http';
-import { type Cluster, type FoundContainer } from '../manager/cluster';
+import { primaryNames, type Cluster, type FoundContainer } from '../manager/cluster';
 import { createContainer, CreateError } from '../manager/create';
-import { containerStatus } from './format';
+import { containerStatus, rfc3339Nanos } from './format';
 import { forward, hijack, proxyTo } from './proxy';
-import { HttpError, matchesPattern, parseFilters, readBody, readJson, sendEmpty, sendJson, truthy } from './respond';
+import { HttpError, labelsMatch, matchesPattern, parseFilters, patternMatcher, readBody, readJson, sendEmpty, sendJson, truthy } from './respond';
 import type { RequestCtx, Router, UpgradeCtx } from './router';
 
 /** The container named in the path, on a healthy node, or the v1 error. */
@@ -52,94 +52,219 @@ export type ListedContainer = ContainerSummary & {
   Ports: PortSummary[];
 };
 
-export function listContainers(cluster: Cluster, query: URLSearchParams, now = Date.now()): ListedContainer[] {
-  const filters = parseFilters(query.get('filters'));
-  const all = truthy(query.get('all'));
-  const limit = Number(query.get('limit') ?? '-1') || -1;
-  const before = query.get('before');
-  const showAll = all || !!before || limit > 0;
-  const out: ListedContainer[] = [];
-  for (const engine of cluster.registered()) {
-    for (const c of engine.containers.values()) {
-      const s = c.summary;
-      if (!s) continue;
-      if (String(s.Image ?? '').split(':')[0] === 'swarm') continue;
-      const state: string = c.inspect?.State?.Status ?? s.State ?? '';
-      if (!showAll && (state !== 'running' && state !== 'paused' && state !== 'restarting' || !engine.isHealthy())) continue;
-      if (!matchContainer(filters, engine, c.summary, c.inspect, state)) continue;
-      const names = (s.Names ?? []).map((n) => `/${engine.name}${n.startsWith('/') ? n : '/' + n}`);
-      out.push({
-        ...s,
-        Names: names,
-        State: state,
-        Status: engine.isHealthy() ? containerStatus(c.inspect?.State, s.Status ?? '', now) : 'Host Down',
-        Ports: dedupe((s.Ports ?? []).map((p) => (p.PublicPort ? { ...p, IP: fixPortIp(p.IP, engine.ip) } : p))),
-      });
+const STATES = ['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'];
+const HEALTH_STATES = ['starting', 'healthy', 'unhealthy', 'none'];
+/** v1 (and swarm mode) mark task containers with this label; `is-task` tests its presence. */
+const TASK_LABEL = 'com.docker.swarm.task';
+
+interface Row {
+  engine: Engine;
+  c: CachedContainer;
+  state: string;
+  created: bigint;
+}
+
+// Engines replace a container's inspect (or summary) object when it changes: parsed once per object.
+const createdCache = new WeakMap<object, bigint>();
+
+/** v1 orders by inspect's `Created` (nanoseconds); the list's seconds when there is no inspect yet. */
+function createdOf(c: CachedContainer): bigint {
+  const key = c.inspect ?? c.summary;
+  let t = createdCache.get(key);
+  if (t === undefined) {
+    t = rfc3339Nanos(typeof c.inspect?.Created === 'string' ? c.inspect.Created : undefined) ?? BigInt(c.summary.Created ?? 0) * 1_000_000_000n;
+    createdCache.set(key, t);
+  }
+  return t;
+}
+
+/** The container's own name without the leading `/` (its link aliases are not names of its own). */
+function primaryName(c: CachedContainer): string | undefined {
+  return primaryNames(c)[0] ?? (c.inspect?.Name ? c.inspect.Name.replace(/^\//, '') : undefined);
+}
+
+/** One `publish`/`expose` value as dockerd reads it: `80`, `80/udp`, `8000-8080/tcp`. */
+interface PortRange {
+  start: number;
+  end: number;
+  proto: string;
+}
+
+function parsePort(key: string, value: string, port: string): number {
+  if (!/^\d+$/.test(port)) throw new HttpError(400, `error while looking up for ${key} ${value}: strconv.ParseUint: parsing "${port}": invalid syntax`);
+  const n = Number(port);
+  if (n > 65535) throw new HttpError(400, `error while looking up for ${key} ${value}: strconv.ParseUint: parsing "${port}": value out of range`);
+  return n;
+}
+
+function parsePortFilter(key: string, value: string): PortRange {
+  if (value.includes(':')) throw new HttpError(400, `filter for '${key}' should not contain ':': ${value}`);
+  const [port = '', proto] = value.split('/');
+  if (!port) throw new HttpError(400, `error while looking up for ${key} ${value}: empty string specified for ports`);
+  const [lo = '', hi] = port.split('-');
+  const start = parsePort(key, value, lo);
+  const end = hi === undefined ? start : parsePort(key, value, hi);
+  if (end < start) throw new HttpError(400, `error while looking up for ${key} ${value}: invalid range specified for port: ${port}`);
+  return { start, end, proto: proto || 'tcp' };
+}
+
+const inRanges = (ranges: PortRange[], port: number | undefined, proto: string) => port !== undefined && ranges.some((r) => r.proto === proto && port >= r.start && port <= r.end);
+
+/** The `since`/`before` filter's container (the last value, as dockerd), by ID, name or `<node>/<name>`. */
+function positionRef(cluster: Cluster, filters: Map<string, string[]>, key: 'since' | 'before'): string | undefined {
+  const ref = filters.get(key)?.at(-1);
+  if (ref === undefined) return undefined;
+  const found = cluster.findContainer(ref);
+  if (!found) throw new HttpError(404, `No such container: ${ref}`);
+  return found.container.id;
+}
+
+/**
+ * The filter of `docker ps` (v1's filters, and dockerd's `publish`, `expose`, `since`, `before`,
+ * `ancestor`); values are checked once, up front, so a bad one is a 400 even on an empty cluster.
+ */
+function containerFilter(filters: Map<string, string[]>): (row: Row) => boolean {
+  const tests: ((row: Row) => boolean)[] = [];
+  const ports: { publish: PortRange[]; expose: PortRange[] } = { publish: [], expose: [] };
+  for (const [key, values] of filters) {
+    if (!values.length) continue;
+    switch (key) {
+      case 'name': {
+        // dockerd matches the name with its leading `/` and without (v1 without); also `<node>/<name>`, as ps shows it.
+        const ms = values.map(patternMatcher);
+        tests.push(({ engine, c }) => {
+          const n = primaryName(c);
+          if (n === undefined) return false;
+          const forms = [n, `/${n}`, `${engine.name}/${n}`];
+          return ms.some((m) => forms.some(m));
+        });
+        break;
+      }
+      case 'id':
+        tests.push(({ c }) => values.some((v) => c.id.startsWith(v)));
+        break;
+      case 'label':
+        tests.push(({ c }) => labelsMatch(c.summary.Labels, values));
+        break;
+      case 'status':
+        for (const v of values) if (!STATES.includes(v)) throw new HttpError(400, `invalid filter 'status=${v}'`);
+        tests.push(({ state }) => values.includes(state));
+        break;
+      case 'node': {
+        const ms = values.map(patternMatcher);
+        tests.push(({ engine }) => values.some((v, i) => ms[i]!(engine.name) || v === engine.id || v === engine.daemonId));
+        break;
+      }
+      case 'exited': {
+        const codes = values.map((v) => {
+          if (!/^[+-]?\d+$/.test(v)) throw new HttpError(400, `invalid filter 'exited=${v}'`);
+          return Number(v);
+        });
+        tests.push(({ c, state }) => state === 'exited' && codes.includes(c.inspect?.State?.ExitCode ?? NaN));
+        break;
+      }
+      case 'health':
+        for (const v of values) if (!HEALTH_STATES.includes(v)) throw new HttpError(400, `Unrecognised filter value for health: ${v}`);
+        tests.push(({ c }) => values.includes(c.inspect?.State?.Health?.Status ?? 'none'));
+        break;
+      case 'ancestor':
+        tests.push(({ c: { summary: s } }) =>
+          values.some((v) => s.Image === v || s.ImageID === v || String(s.Image).split(':')[0] === v || s.ImageID?.replace('sha256:', '').startsWith(v)),
+        );
+        break;
+      case 'volume':
+        tests.push(({ c }) => values.some((v) => (c.summary.Mounts ?? []).some((m) => m.Name === v || m.Destination === v || m.Source === v)));
+        break;
+      case 'network': {
+        // A name, an ID prefix, or either behind `<node>/` (the form `docker network ls` shows).
+        const wanted = values.map((v) => {
+          const i = v.indexOf('/');
+          return i < 0 ? { node: undefined, net: v } : { node: v.slice(0, i), net: v.slice(i + 1) };
+        });
+        tests.push(({ engine, c }) => {
+          const nets = Object.entries(c.summary.NetworkSettings?.Networks ?? {});
+          return wanted.some(
+            ({ node, net }) => (node === undefined || node === engine.name) && net !== '' && nets.some(([name, cfg]) => name === net || !!cfg?.NetworkID?.startsWith(net)),
+          );
+        });
+        break;
+      }
+      case 'is-task': {
+        const want = values.includes('true') ? true : values.includes('false') ? false : undefined;
+        if (want === undefined) throw new HttpError(400, `invalid filter 'is-task=${values.join(',')}'`);
+        tests.push(({ c }) => Object.hasOwn(c.summary.Labels ?? {}, TASK_LABEL) === want);
+        break;
+      }
+      case 'publish':
+      case 'expose':
+        for (const v of values) ports[key].push(parsePortFilter(key, v));
+        break;
+      case 'since':
+      case 'before':
+        break; // positions, see listContainers
+      default:
+        throw new HttpError(400, `invalid filter '${key}'`);
     }
   }
-  out.sort((a, b) => (b.Created ?? 0) - (a.Created ?? 0));
+  if (ports.publish.length || ports.expose.length) {
+    // dockerd: a container passes when one of its ports is published as asked or exposed as asked.
+    tests.push(({ c }) =>
+      (c.summary.Ports ?? []).some((p) => inRanges(ports.publish, p.PublicPort, p.Type ?? 'tcp') || inRanges(ports.expose, p.PrivatePort, p.Type ?? 'tcp')),
+    );
+  }
+  return (row) => tests.every((t) => t(row));
+}
+
+export function listContainers(cluster: Cluster, query: URLSearchParams, now = Date.now()): ListedContainer[] {
+  const filters = parseFilters(query.get('filters'));
+  const matches = containerFilter(filters);
+  const limit = Number(query.get('limit') ?? '-1') || -1;
+  const before = query.get('before');
+  // A status filter lists stopped containers without -a, as dockerd does (v1: only status=exited).
+  const showAll = truthy(query.get('all')) || !!before || limit > 0 || !!filters.get('status')?.length;
+  const sinceId = positionRef(cluster, filters, 'since');
+  const beforeId = positionRef(cluster, filters, 'before');
+  const rows: Row[] = [];
+  for (const engine of cluster.registered()) {
+    for (const c of engine.containers.values()) {
+      if (!c.summary) continue;
+      rows.push({ engine, c, state: c.inspect?.State?.Status ?? c.summary.State ?? '', created: createdOf(c) });
+    }
+  }
+  const newestFirst = (a: Row, b: Row) => (a.created === b.created ? 0 : a.created < b.created ? 1 : -1);
+  let candidates = rows;
+  if (sinceId !== undefined || beforeId !== undefined) {
+    // since/before keep the containers created after/before the given one, whatever else filters out.
+    rows.sort(newestFirst);
+    const lo = beforeId === undefined ? 0 : rows.findIndex((r) => r.c.id === beforeId) + 1;
+    const hi = sinceId === undefined ? rows.length : rows.findIndex((r) => r.c.id === sinceId);
+    candidates = rows.slice(lo, Math.max(lo, hi));
+  }
+  const kept = candidates.filter((row) => {
+    const { engine, state } = row;
+    if (String(row.c.summary.Image ?? '').split(':')[0] === 'swarm') return false;
+    if (!showAll && ((state !== 'running' && state !== 'paused' && state !== 'restarting') || !engine.isHealthy())) return false;
+    return matches(row);
+  });
+  kept.sort(newestFirst);
+  const out: ListedContainer[] = [];
+  for (const { engine, c, state } of kept) {
+    const s = c.summary;
+    const names = (s.Names ?? []).map((n) => `/${engine.name}${n.startsWith('/') ? n : '/' + n}`);
+    out.push({
+      ...s,
+      Names: names,
+      State: state,
+      Status: engine.isHealthy() ? containerStatus(c.inspect?.State, s.Status ?? '', now) : 'Host Down',
+      Ports: dedupe((s.Ports ?? []).map((p) => (p.PublicPort ? { ...p, IP: fixPortIp(p.IP, engine.ip) } : p))),
+    });
+  }
   if (before) {
     const i = out.findIndex((c) => c.Id === before || c.Id.startsWith(before) || c.Names.some((n) => n.endsWith('/' + before)));
     if (i < 0) throw new HttpError(404, `No such container: ${before}`);
     out.splice(0, i + 1);
   }
   return limit > 0 ? out.slice(0, limit) : out;
-}
-
-function matchContainer(filters: Map<string, string[]>, engine: Engine, s: ContainerSummary, inspect: ContainerInspect | undefined, state: string): boolean {
-  for (const [key, values] of filters) {
-    if (!values.length) continue;
-    const names = (s.Names ?? []).map((n) => n.replace(/^\//, ''));
-    let ok: boolean;
-    switch (key) {
-      case 'name':
-        ok = values.some((v) => names.some((n) => matchesPattern(v, n) || matchesPattern(v, `${engine.name}/${n}`)));
-        break;
-      case 'id':
-        ok = values.some((v) => s.Id.startsWith(v));
-        break;
-      case 'label':
-        ok = values.every((v) => {
-          const i = v.indexOf('=');
-          const labels = s.Labels ?? {};
-          return i < 0 ? v in labels : labels[v.slice(0, i)] === v.slice(i + 1);
-        });
-        break;
-      case 'status':
-        for (const v of values) {
-          if (!['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'].includes(v)) throw new HttpError(400, `invalid filter 'status=${v}'`);
-        }
-        ok = values.includes(state);
-        break;
-      case 'node':
-        ok = values.some((v) => matchesPattern(v, engine.name) || v === engine.id || v === engine.daemonId);
-        break;
-      case 'exited':
-        ok = state === 'exited' && values.some((v) => Number(v) === inspect?.State?.ExitCode);
-        break;
-      case 'health': {
-        const h = inspect?.State?.Health?.Status ?? 'none';
-        ok = values.includes(h);
-        break;
-      }
-      case 'ancestor':
-        ok = values.some((v) => s.Image === v || s.ImageID === v || String(s.Image).split(':')[0] === v || s.ImageID?.replace('sha256:', '').startsWith(v));
-        break;
-      case 'volume':
-        ok = values.some((v) => (s.Mounts ?? []).some((m) => m.Name === v || m.Destination === v || m.Source === v));
-        break;
-      case 'network':
-        ok = values.some((v) => Object.entries(s.NetworkSettings?.Networks ?? {}).some(([n, cfg]) => n === v || cfg?.NetworkID === v));
-        break;
-      case 'is-task':
-        ok = values.includes('false');
-        break;
-      default:
-        throw new HttpError(400, `invalid filter '${key}'`);
-    }
-    if (!ok) return false;
-  }
-  return true;
 }
 
 /** --refresh-on-node-filter and --container-name-refresh-filter: re-read engines before listing. */
@@ -225,11 +350,13 @@ export function passThrough(ctx: RequestCtx, r: { status: number; headers: http.
 }
 
 /** Streaming pass-through (logs, stats, export, archive, wait...). */
-function streamProxy(op: string, refreshAfter = false) {
+function streamProxy(op: string, refreshAfter = false, noBody = false) {
   return async (ctx: RequestCtx) => {
     const { engine, container } = requireContainer(ctx.cluster, ctx.params.name!);
+    if (noBody) ctx.req.resume();
     await proxyTo(ctx.req, ctx.res, engine, `/containers/${container.id}${op}${ctx.search}`, {
       after: refreshAfter ? () => engine.refreshContainer(container.id).then(() => undefined) : undefined,
+      body: noBody ? Buffer.alloc(0) : undefined,
     });
   };
 }
@@ -284,7 +411,8 @@ function startExecHijack(ctx: UpgradeCtx): void {
 
 function attachHijack(ctx: UpgradeCtx): void {
   const { engine, container } = requireContainer(ctx.cluster, ctx.params.name!);
-  hijack(ctx.req, ctx.socket, ctx.head, engine, rest(ctx.path, ctx.params.name!, container.id) + ctx.search);
+  // Attach takes no body: dockerd would read one as the container's stdin.
+  hijack(ctx.req, ctx.socket, ctx.head, engine, rest(ctx.path, ctx.params.name!, container.id) + ctx.search, { forwardBody: false });
 }
 
 async function execProxy(ctx: RequestCtx): Promise<void> {
@@ -321,7 +449,8 @@ export function containerRoutes(router: Router): void {
   router.add('GET|HEAD|PUT', '/containers/{name*}/archive', streamProxy('/archive'));
   router.add('POST', '/containers/{name*}/copy', streamProxy('/copy'));
   router.add('POST', '/containers/{name*}/resize', streamProxy('/resize'));
-  router.add('POST', '/containers/{name*}/attach', streamProxy('/attach', true), attachHijack);
+  // dockerd hijacks attach even without an upgrade: a body would reach the container's stdin.
+  router.add('POST', '/containers/{name*}/attach', streamProxy('/attach', true, true), attachHijack);
   router.add('GET', '/containers/{name*}/attach/ws', streamProxy('/attach/ws'), attachHijack);
   router.add('POST', '/containers/{name*}/exec', createExec);
   router.add('POST', '/exec/{id}/start', startExec, startExecHijack);

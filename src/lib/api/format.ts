@@ -1,4 +1,4 @@
-/** Human renderings Docker uses: durations in `docker ps` Status, binary sizes in `docker info`. */
+/** Docker's renderings: durations in `docker ps` Status, binary sizes in `docker info`, RFC 3339 times. */
 import type { ContainerState } from '../engine/docker-types';
 
 /** go-units HumanDuration. */
@@ -70,4 +70,17 @@ const natural = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base
 /** Natural sort (node-2 before node-10). */
 export function naturalCompare(a: string, b: string): number {
   return natural.compare(a, b);
+}
+
+/**
+ * An RFC 3339 time (Docker's inspect `Created`, nanoseconds) as nanoseconds since the epoch, for
+ * ordering containers created within one second; undefined when it does not parse.
+ */
+export function rfc3339Nanos(iso: string | undefined): bigint | undefined {
+  if (!iso) return undefined;
+  const m = /^(.*?T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/.exec(iso);
+  if (!m) return undefined;
+  const ms = Date.parse(`${m[1]}${m[3]}`);
+  if (!Number.isFinite(ms)) return undefined;
+  return BigInt(ms) * 1_000_000n + BigInt((m[2] ?? '').padEnd(9, '0'));
 }

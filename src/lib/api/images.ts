@@ -6,62 +6,95 @@ import { errorBodyMessage } from '../engine/http';
 import { JsonStreamParser } from '../engine/jsonstream';
 import { imageMatches, normalizeImageRef } from '../manager/cluster';
 import { PlacementError } from '../manager/scheduling';
+import { noteBuild, uploadTarget } from './buildkit';
 import { passThrough } from './containers';
 import { forward, proxyTo } from './proxy';
-import { baseHeaders, HttpError, matchesPattern, parseFilters, readBody, sendJson } from './respond';
+import { pathMatch } from './path-match';
+import { baseHeaders, HttpError, labelsMatch, parseFilters, patternMatcher, readBody, sendJson, truthy } from './respond';
 import type { RequestCtx, Router } from './router';
 
-function globToRegex(glob: string): RegExp {
-  return new RegExp('^' + glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '.') + '$');
+/** Repository of a tag or digest reference (v1's ParseRepositoryTag): `reg:5000/a:1` → `reg:5000/a`. */
+function repositoryOf(ref: string): string {
+  const at = ref.indexOf('@');
+  if (at >= 0) return ref.slice(0, at);
+  const colon = ref.lastIndexOf(':');
+  return colon >= 0 && !ref.slice(colon + 1).includes('/') ? ref.slice(0, colon) : ref;
+}
+
+/**
+ * The `reference` filter on one tag or digest, as Docker's FamiliarMatch: the glob against the whole
+ * reference or its repository; also an equal reference written in full (`docker.io/library/…`).
+ */
+function referenceMatches(pattern: string, ref: string): boolean {
+  return pathMatch(pattern, ref) || pathMatch(pattern, repositoryOf(ref)) || normalizeImageRef(ref) === normalizeImageRef(pattern);
+}
+
+const NO_TAG = '<none>:<none>';
+const NO_DIGEST = '<none>@<none>';
+
+/**
+ * The Created time of the image a `before`/`since` filter names, as v1 finds it: one value, an image
+ * of any node by ID, ID prefix or reference, else any tag of the same repository; 400 when none.
+ */
+function filterImageCreated(engines: Engine[], filters: Map<string, string[]>, key: 'before' | 'since'): number | undefined {
+  const values = filters.get(key);
+  if (!values?.length) return undefined;
+  const ref = values.length === 1 ? values[0]! : '';
+  const every = engines.flatMap((e) => e.images);
+  const repo = repositoryOf(ref);
+  const img = ref ? (every.find((i) => imageMatches(i, ref)) ?? every.find((i) => [...(i.RepoTags ?? []), ...(i.RepoDigests ?? [])].some((t) => repositoryOf(t) === repo))) : undefined;
+  if (!img) throw new HttpError(400, `Invalid filter: 'type'='${key}': no such image found: '${ref}'`);
+  return img.Created ?? 0;
 }
 
 /** An image of `docker images`: one per ID across the nodes, with every node's tags and digests. */
 export type MergedImage = ImageSummary & { RepoTags: string[]; RepoDigests: string[] };
 
+/**
+ * `docker images` as v1 answers it: each node's images filtered, then grouped by ID with their tags
+ * and digests merged, newest first. Without `all` (or a `dangling` filter), images with neither a
+ * tag nor a digest are left out, as v1 does.
+ */
 export function listImages(engines: Engine[], query: URLSearchParams): MergedImage[] {
   const filters = parseFilters(query.get('filters') ?? (query.get('filter') ? JSON.stringify({ reference: [query.get('filter')] }) : null));
   for (const k of filters.keys()) if (!['node', 'reference', 'label', 'dangling', 'before', 'since'].includes(k)) throw new HttpError(400, `invalid filter '${k}'`);
-  const dangling = filters.get('dangling');
-  if (dangling) for (const d of dangling) if (!['true', 'false', '1', '0'].includes(d)) throw new HttpError(400, `invalid filter 'dangling=${d}'`);
+  const dangling = filters.get('dangling') ?? [];
+  for (const d of dangling) if (d !== 'true' && d !== 'false') throw new HttpError(400, `invalid filter 'dangling=${d}'`);
+  const before = filterImageCreated(engines, filters, 'before');
+  const since = filterImageCreated(engines, filters, 'since');
+  const labels = filters.get('label') ?? [];
+  const refs = filters.get('reference') ?? [];
+  const nodes = (filters.get('node') ?? []).map((n) => ({ n, m: patternMatcher(n) }));
+  const showUnnamed = truthy(query.get('all')) || dangling.length > 0;
   const byId = new Map<string, MergedImage>();
   for (const engine of engines) {
-    const nodes = filters.get('node');
-    if (nodes?.length && !nodes.some((n) => matchesPattern(n, engine.name) || n === engine.id)) continue;
+    if (nodes.length && !nodes.some(({ n, m }) => m(engine.name) || n === engine.id)) continue;
     for (const img of engine.images) {
+      let tags = img.RepoTags ?? [];
+      let digests = img.RepoDigests ?? [];
+      const tagged = tags.some((t) => t !== NO_TAG);
+      if (!showUnnamed && !tagged && !digests.some((d) => d !== NO_DIGEST)) continue;
+      if (dangling.includes('true') && tagged) continue;
+      if (dangling.includes('false') && !tagged) continue;
+      if (labels.length && !labelsMatch(img.Labels, labels)) continue;
+      const created = img.Created ?? 0;
+      if ((before !== undefined && !(created < before)) || (since !== undefined && !(created > since))) continue;
+      if (refs.length) {
+        // As the engine does: keep the images with a matching reference, and only their matching ones.
+        const matches = (t: string) => refs.some((r) => referenceMatches(r, t));
+        if (![...tags, ...digests].some(matches)) continue;
+        tags = tags.filter(matches);
+        digests = digests.filter(matches);
+      }
       const merged = byId.get(img.Id);
-      if (!merged) byId.set(img.Id, { ...img, RepoTags: [...(img.RepoTags ?? [])], RepoDigests: [...(img.RepoDigests ?? [])] });
+      if (!merged) byId.set(img.Id, { ...img, RepoTags: [...tags], RepoDigests: [...digests] });
       else {
-        for (const t of img.RepoTags ?? []) if (!merged.RepoTags.includes(t)) merged.RepoTags.push(t);
-        for (const d of img.RepoDigests ?? []) if (!merged.RepoDigests.includes(d)) merged.RepoDigests.push(d);
+        for (const t of tags) if (!merged.RepoTags.includes(t)) merged.RepoTags.push(t);
+        for (const d of digests) if (!merged.RepoDigests.includes(d)) merged.RepoDigests.push(d);
       }
     }
   }
-  let out = [...byId.values()];
-  const refs = filters.get('reference');
-  if (refs?.length) {
-    // As the engine does: keep the images with a matching reference, and only their matching tags.
-    const matches = (t: string) =>
-      refs.some((r) => {
-        const re = globToRegex(r);
-        const repo = t.slice(0, t.lastIndexOf(':'));
-        return re.test(t) || re.test(repo) || normalizeImageRef(t) === normalizeImageRef(r);
-      });
-    out = out.filter((img) => img.RepoTags.some(matches)).map((img) => ({ ...img, RepoTags: img.RepoTags.filter(matches) }));
-  }
-  if (dangling?.length) {
-    const want = dangling[0] === 'true' || dangling[0] === '1';
-    out = out.filter((img) => (img.RepoTags.filter((t) => t !== '<none>:<none>').length === 0) === want);
-  }
-  const labels = filters.get('label');
-  if (labels?.length) {
-    out = out.filter((img) =>
-      labels.every((l) => {
-        const i = l.indexOf('=');
-        const ls = img.Labels ?? {};
-        return i < 0 ? l in ls : ls[l.slice(0, i)] === l.slice(i + 1);
-      }),
-    );
-  }
+  const out = [...byId.values()];
   out.sort((a, b) => (b.Created ?? 0) - (a.Created ?? 0));
   return out;
 }
@@ -151,14 +184,28 @@ async function imagesCreate(ctx: RequestCtx): Promise<void> {
   throw new HttpError(400, 'fromImage or fromSrc is required');
 }
 
+/**
+ * Each node's load output with the node in `id` (v1), the text as dockerd wrote it: clients parse
+ * `stream` lines (the Python SDK's images.load returns one image per `Loaded image: …` line), so
+ * each distinct line is a `stream` once and the other nodes' copies come as `status`, which the CLI
+ * prints alike (`node-2: Loaded image: x`).
+ */
 async function imagesLoad(ctx: RequestCtx): Promise<void> {
   const body = await readBody(ctx.req);
-  await fanOutStream(ctx, ctx.cluster.healthy(), `/images/load${ctx.search}`, body, (engine, msg) =>
-    msg.stream ? { ...msg, stream: `${engine.name}: ${msg.stream}` } : { ...msg, id: engine.name },
-  );
+  const streamed = new Set<string>();
+  await fanOutStream(ctx, ctx.cluster.healthy(), `/images/load${ctx.search}`, body, (engine, msg) => {
+    const { stream, ...rest } = msg;
+    if (typeof stream !== 'string' || !streamed.has(stream)) {
+      if (typeof stream === 'string') streamed.add(stream);
+      return { ...msg, id: engine.name };
+    }
+    return { ...rest, status: stream.replace(/\n$/, ''), id: engine.name };
+  });
 }
 
 async function build(ctx: RequestCtx): Promise<void> {
+  const upload = await uploadTarget(ctx);
+  if (upload) return proxyTo(ctx.req, ctx.res, upload, `/build${ctx.search}`);
   const cpus = Number(ctx.query.get('cpushares') ?? 0) || 0;
   const memory = Number(ctx.query.get('memory') ?? 0) || 0;
   let buildArgs: Record<string, string | null> = {};
@@ -175,6 +222,7 @@ async function build(ctx: RequestCtx): Promise<void> {
     throw err;
   }
   const engine = ctx.cluster.engines.get(node.addr)!;
+  noteBuild(ctx, engine);
   await proxyTo(ctx.req, ctx.res, engine, `/build${ctx.search}`, { after: () => engine.refreshImages() });
 }
 

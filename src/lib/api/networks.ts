@@ -3,13 +3,16 @@ import type { NetworkConnectBody, NetworkCreateBody, NetworkResource, Volume, Vo
 import type { Engine } from '../engine/engine';
 import { errorBodyMessage } from '../engine/http';
 import { PlacementError, newSwarmId } from '../manager/scheduling';
+import { AFFINITIES_LABEL, CONSTRAINTS_LABEL, WHITELISTS_LABEL } from '../scheduler/index';
 import { passThrough, requireContainer } from './containers';
 import { forward, proxyTo } from './proxy';
-import { HttpError, matchesPattern, parseFilters, readBody, readJson, sendEmpty, sendJson } from './respond';
+import { HttpError, labelsMatch, matchesPattern, parseFilters, readBody, readJson, sendEmpty, sendJson } from './respond';
 import type { RequestCtx, Router } from './router';
 
 const BUILTIN = new Set(['bridge', 'host', 'none']);
 const COMPOSE_PROJECT_LABEL = 'com.docker.compose.project';
+/** Labels that place a volume on the nodes they select rather than on every node. */
+const PLACEMENT_LABELS = [WHITELISTS_LABEL, CONSTRAINTS_LABEL, AFFINITIES_LABEL];
 
 export function listNetworks(engines: Engine[], query: URLSearchParams): NetworkResource[] {
   const filters = parseFilters(query.get('filters'));
@@ -39,12 +42,7 @@ export function listNetworks(engines: Engine[], query: URLSearchParams): Network
         else if (k === 'scope') ok = vs.includes(n.Scope);
         else if (k === 'node') ok = vs.some((v) => matchesPattern(v, engine.name) || v === engine.id);
         else if (k === 'type') ok = vs.some((v) => (v === 'builtin') === BUILTIN.has(n.Name));
-        else if (k === 'label')
-          ok = vs.every((v) => {
-            const i = v.indexOf('=');
-            const ls = n.Labels ?? {};
-            return i < 0 ? v in ls : ls[v.slice(0, i)] === v.slice(i + 1);
-          });
+        else if (k === 'label') ok = labelsMatch(n.Labels, vs);
         if (!ok) break;
       }
       if (ok) out.push(shown);
@@ -53,9 +51,21 @@ export function listNetworks(engines: Engine[], query: URLSearchParams): Network
   return out;
 }
 
-function requireNetwork(ctx: RequestCtx, ref: string, engine?: Engine): { engine: Engine; network: NetworkResource } {
-  const hits = ctx.cluster.findNetworks(ref).filter((h) => !engine || h.engine === engine);
-  if (!hits.length) throw new HttpError(404, `network ${ref} not found`);
+/**
+ * The one network `ref` designates. As in v1 (cluster/network.go) a name that several networks share
+ * (`bridge`, local on every engine) designates none: 404 with v1's text (`notFound`), then which
+ * networks bear the name, so the user can pick one as `<node>/<name>`.
+ */
+function requireNetwork(ctx: RequestCtx, ref: string, notFound: string): { engine: Engine; network: NetworkResource } {
+  const hits = ctx.cluster.findNetworks(ref);
+  const named = new Map<string, string>();
+  for (const h of hits) if (!named.has(h.network.Id)) named.set(h.network.Id, h.network.Scope === 'local' ? `${h.engine.name}/${h.network.Name}` : h.network.Name);
+  if (named.size === 0) throw new HttpError(404, notFound);
+  if (named.size > 1) {
+    const names = [...named.values()];
+    const shown = names.length > 5 ? `${names.slice(0, 5).join(', ')} and ${names.length - 5} more` : names.join(', ');
+    throw new HttpError(404, `${notFound} (${names.length} networks are named ${ref}: ${shown}; name one as <node>/<name> or by ID)`);
+  }
   return hits.find((h) => h.engine.isHealthy()) ?? hits[0]!;
 }
 
@@ -107,7 +117,7 @@ async function createNetwork(ctx: RequestCtx): Promise<void> {
 }
 
 async function inspectNetwork(ctx: RequestCtx): Promise<void> {
-  const { engine, network } = requireNetwork(ctx, ctx.params.id!);
+  const { engine, network } = requireNetwork(ctx, ctx.params.id!, `No such network: ${ctx.params.id!}`);
   await proxyTo(ctx.req, ctx.res, engine, `/networks/${network.Id}${ctx.search}`);
 }
 
@@ -119,7 +129,7 @@ function connectOrDisconnect(op: 'connect' | 'disconnect') {
     const ref = ctx.params.id!;
     const bare = ref.includes('/') ? ref.slice(ref.indexOf('/') + 1) : ref;
     const hit = ctx.cluster.findNetworks(ref).find((h) => h.engine === engine) ?? ctx.cluster.findNetworks(bare).find((h) => h.engine === engine);
-    if (!hit) throw new HttpError(404, `network ${ref} not found`);
+    if (!hit) throw new HttpError(404, `No such network: ${ref}`);
     body.Container = container.id;
     const r = await forward(ctx.req, engine, `/networks/${hit.network.Id}/${op}`, Buffer.from(JSON.stringify(body)));
     await Promise.all([engine.refreshNetworks(), engine.refreshContainer(container.id)]).catch(() => undefined);
@@ -128,7 +138,8 @@ function connectOrDisconnect(op: 'connect' | 'disconnect') {
 }
 
 async function removeNetwork(ctx: RequestCtx): Promise<void> {
-  const { engine, network } = requireNetwork(ctx, ctx.params.id!);
+  // v1's text for a delete has no colon.
+  const { engine, network } = requireNetwork(ctx, ctx.params.id!, `No such network ${ctx.params.id!}`);
   const r = await forward(ctx.req, engine, `/networks/${network.Id}`, Buffer.alloc(0));
   await engine.refreshNetworks().catch(() => undefined);
   if (r.status >= 400) throw new HttpError(r.status, errorBodyMessage(r.body));
@@ -150,12 +161,7 @@ export function listVolumes(engines: Engine[], query: URLSearchParams): { Volume
         if (k === 'name') ok = vs.some((x) => shown.Name.includes(x));
         else if (k === 'node') ok = vs.some((x) => matchesPattern(x, engine.name) || x === engine.id);
         else if (k === 'driver') ok = vs.includes(v.Driver);
-        else if (k === 'label')
-          ok = vs.every((x) => {
-            const i = x.indexOf('=');
-            const ls = v.Labels ?? {};
-            return i < 0 ? x in ls : ls[x.slice(0, i)] === x.slice(i + 1);
-          });
+        else if (k === 'label') ok = labelsMatch(v.Labels, vs);
         if (!ok) break;
       }
       if (ok && !(v.Driver !== 'local' && out.some((o) => o.Name === v.Name))) out.push(shown);
@@ -166,6 +172,7 @@ export function listVolumes(engines: Engine[], query: URLSearchParams): { Volume
 
 async function createVolume(ctx: RequestCtx): Promise<void> {
   const body = await readJson<VolumeCreateBody>(ctx.req, {});
+  const labels = stringLabels(body.Labels);
   let engines: Engine[];
   const name = String(body.Name ?? '');
   const slash = name.indexOf('/');
@@ -174,6 +181,18 @@ async function createVolume(ctx: RequestCtx): Promise<void> {
     if (!e) throw new HttpError(404, `No such node: ${name.slice(0, slash)}`);
     engines = [e];
     body.Name = name.slice(slash + 1);
+  } else if (PLACEMENT_LABELS.some((l) => l in labels)) {
+    // v1 places a volume with a whitelist label on every node the filters keep; constraints and
+    // affinities in labels (beyond v1) work the same way. Drain is about containers: volumes ignore it.
+    let nodes;
+    try {
+      nodes = ctx.placer.nodesForLabels(ctx.cluster.snapshot().map((n) => ({ ...n, drained: false })), labels);
+    } catch (err) {
+      if (err instanceof PlacementError) throw new HttpError(err.status, err.message);
+      throw err;
+    }
+    engines = nodes.map((n) => ctx.cluster.engines.get(n.addr)).filter((e): e is Engine => e !== undefined && e.isHealthy());
+    if (!body.Name) body.Name = newSwarmId();
   } else {
     engines = ctx.cluster.healthy();
     if (!body.Name) body.Name = newSwarmId();

@@ -6,7 +6,7 @@
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Engine } from '../engine/engine';
-import { isConnectionError } from '../engine/health';
+import { isConnectionError, unreachableMessage } from '../engine/health';
 import { connectEngine, connectEvent, engineRequest } from '../engine/http';
 import { explainEngineTlsError } from '../tls';
 import { errorMessage } from '../errors';
@@ -65,7 +65,13 @@ export function proxyTo(req: http.IncomingMessage, res: http.ServerResponse, eng
       const status = ures.statusCode ?? 502;
       res.writeHead(status, responseHeaders(ures.headers));
       res.flushHeaders?.();
-      ures.on('data', (chunk: Buffer) => res.write(chunk));
+      // Back-pressure: a slow client pauses the engine's stream instead of growing the manager's memory.
+      ures.on('data', (chunk: Buffer) => {
+        if (!res.write(chunk)) {
+          ures.pause();
+          res.once('drain', () => ures.resume());
+        }
+      });
       ures.on('end', () => {
         void Promise.resolve(opts.after?.(status))
           .catch(() => undefined)
@@ -82,7 +88,7 @@ export function proxyTo(req: http.IncomingMessage, res: http.ServerResponse, eng
     up.on('error', (e) => {
       const err = engine.target.tls ? explainEngineTlsError(e, engine.addr) : e;
       if (isConnectionError(err)) engine.noteFailure(err);
-      if (!res.headersSent) sendError(res, 500, `Cannot reach node ${engine.name} (${engine.addr}): ${errorMessage(err)}`);
+      if (!res.headersSent) sendError(res, 500, unreachableMessage(engine, err));
       else res.end();
       finish();
     });
@@ -109,27 +115,47 @@ export async function forward(
     const r = await engine.raw(method ?? req.method ?? 'GET', path, { raw: payload, headers, timeoutMs });
     return r;
   } catch (err) {
-    throw new HttpError(500, `Cannot reach node ${engine.name} (${engine.addr}): ${errorMessage(err)}`);
+    throw new HttpError(500, unreachableMessage(engine, err));
   }
 }
 
+export interface HijackOptions {
+  /**
+   * Pass the request body on (default). Exec start's body is its JSON config; attach takes none, and
+   * dockerd would read a body sent with it (dockerode sends one) as the container's stdin.
+   */
+  forwardBody?: boolean;
+}
+
+/** Request headers that describe a body: dropped with the body. */
+const BODY_HEADERS = new Set(['content-length', 'transfer-encoding']);
+
 /**
  * Splices the client's socket to the engine for a hijacked call. Under bun the request body (exec
- * start's JSON) arrives as 'data' events on `req` instead of in `head`; both are forwarded. Half-close
- * passes through in both directions.
+ * start's JSON) arrives as 'data' events on `req` instead of in `head`; both are forwarded, or both
+ * dropped with `forwardBody: false`. Half-close passes through in both directions.
  */
-export function hijack(req: http.IncomingMessage, socket: Duplex, head: Buffer, engine: Engine, path: string): void {
+export function hijack(req: http.IncomingMessage, socket: Duplex, head: Buffer, engine: Engine, path: string, opts: HijackOptions = {}): void {
+  const forwardBody = opts.forwardBody ?? true;
   const upstream = connectEngine(engine.target, { allowHalfOpen: true });
   const lines = [`${req.method} ${engine.path(path)} HTTP/1.1`, `Host: ${engine.addr}`];
   for (let i = 0; i < req.rawHeaders.length; i += 2) {
     const k = req.rawHeaders[i]!;
-    if (k.toLowerCase() === 'host') continue;
+    if (k.toLowerCase() === 'host' || (!forwardBody && BODY_HEADERS.has(k.toLowerCase()))) continue;
     lines.push(`${k}: ${req.rawHeaders[i + 1]}`);
   }
   const pending: Buffer[] = [];
-  if (head?.length) pending.push(head);
+  // Under node the body leads `head`; what follows it is already the stream (stdin).
+  if (head?.length) {
+    if (forwardBody) pending.push(head);
+    else if (!req.headers['transfer-encoding']) {
+      const rest = head.subarray(Math.min(head.length, Number(req.headers['content-length'] ?? 0) || 0));
+      if (rest.length) pending.push(rest);
+    }
+  }
   let spliced = false;
   const onData = (chunk: Buffer | string) => {
+    if (!forwardBody) return;
     const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     if (spliced) upstream.write(b);
     else pending.push(b);
@@ -157,7 +183,7 @@ export function hijack(req: http.IncomingMessage, socket: Duplex, head: Buffer, 
     const err = engine.target.tls ? explainEngineTlsError(e, engine.addr) : e;
     if (!connected) {
       if (isConnectionError(err)) engine.noteFailure(err);
-      socketError(socket, 500, `Cannot reach node ${engine.name} (${engine.addr}): ${errorMessage(err)}`);
+      socketError(socket, 500, unreachableMessage(engine, err));
     } else socket.destroy();
   });
   socket.on('error', (err) => {

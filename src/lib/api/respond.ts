@@ -3,6 +3,8 @@
  * v1's plain-text errors, because today's docker CLI prints a JSON message cleanly ("Error response
  * from daemon: No such container: x") and dumps anything else raw.
  */
+import { STATUS_CODES } from 'node:http';
+import { compileRegex } from '../regex';
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 
@@ -52,26 +54,114 @@ export function sendError(res: http.ServerResponse, status: number, message: str
 /** An error written on a raw (upgrade) socket. */
 export function socketError(socket: Duplex, status: number, message: string): void {
   const body = JSON.stringify({ message });
-  const reason = status === 404 ? 'Not Found' : status === 400 ? 'Bad Request' : status === 409 ? 'Conflict' : 'Internal Server Error';
+  const reason = STATUS_CODES[status] ?? 'Error';
   socket.end(
     `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
 }
 
-export async function readBody(req: http.IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of req) chunks.push(typeof c === 'string' ? Buffer.from(c) : c);
-  return Buffer.concat(chunks);
+/** What one request body may cost (`--api-max-body`, `--api-max-json-depth`, `--api-body-timeout`). */
+export interface BodyLimits {
+  /** Bytes of a buffered (JSON) body. */
+  maxBytes: number;
+  /** Nesting of arrays and objects in a JSON body. */
+  maxDepth: number;
+  /** A body that sends nothing for this long is given up (408). */
+  idleMs: number;
+}
+
+export const DEFAULT_BODY_LIMITS: Readonly<BodyLimits> = { maxBytes: 16 * 1024 * 1024, maxDepth: 100, idleMs: 30_000 };
+const limits: BodyLimits = { ...DEFAULT_BODY_LIMITS };
+
+/** Set once when the server starts (the routes read bodies without the server's context). */
+export function setBodyLimits(l: Partial<BodyLimits>): void {
+  Object.assign(limits, l);
+}
+
+/**
+ * The whole request body, at most `maxBytes` (413 beyond: the rest is not read, and the server closes
+ * the connection); a body that stalls for the idle timeout is a 408. JSON bodies are read with the
+ * configured limit (readJson); callers that buffer other bodies pass their own.
+ */
+export function readBody(req: http.IncomingMessage, maxBytes = Number.MAX_SAFE_INTEGER): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const done = (err?: HttpError) => {
+      if (timer) clearTimeout(timer);
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      if (err) {
+        req.pause();
+        reject(err);
+      } else resolve(Buffer.concat(chunks));
+    };
+    const arm = () => {
+      if (timer) clearTimeout(timer);
+      timer = setTimeout(() => done(new HttpError(408, `request body stalled: nothing received for ${Math.round(limits.idleMs / 1000)} s`)), limits.idleMs);
+    };
+    const onData = (c: Buffer | string) => {
+      const b = typeof c === 'string' ? Buffer.from(c) : c;
+      size += b.length;
+      if (size > maxBytes) return done(new HttpError(413, `request body is larger than ${maxBytes} bytes (the manager's --api-max-body)`));
+      chunks.push(b);
+      arm();
+    };
+    const onEnd = () => done();
+    const onError = () => done(new HttpError(400, 'request body aborted'));
+    if (req.complete && req.readableEnded) return resolve(Buffer.alloc(0));
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    arm();
+  });
+}
+
+/** Reads and drops a body the route ignores, without keeping it (bounded in time like any body). */
+export async function discardBody(req: http.IncomingMessage): Promise<void> {
+  await readBody(req, Number.MAX_SAFE_INTEGER).catch(() => undefined);
+}
+
+/** How deep arrays and objects nest in JSON `text` (strings skipped), stopping once past `limit`. */
+function jsonDepthOver(text: string, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > limit) return true;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return false;
+}
+
+/**
+ * dockerd's CheckForJSON: a body must be declared `application/json`. This is what keeps a web page
+ * from posting a create as a form or `text/plain` (which a browser sends cross-site without asking).
+ */
+function checkJsonContentType(req: http.IncomingMessage, hasBody: boolean): void {
+  const ct = String(req.headers['content-type'] ?? '');
+  if (!hasBody && !ct) return;
+  const media = ct.split(';')[0]!.trim().toLowerCase();
+  if (media !== 'application/json') throw new HttpError(400, `Content-Type specified (${ct}) must be 'application/json'`);
 }
 
 /** The request body as JSON; 400 with the parser's message when malformed. Empty body → `fallback`. */
 export async function readJson<T = unknown>(req: http.IncomingMessage, fallback?: T): Promise<T> {
-  const buf = await readBody(req);
+  const buf = await readBody(req, limits.maxBytes);
   const text = buf.toString().trim();
+  checkJsonContentType(req, text.length > 0);
   if (!text) {
     if (fallback !== undefined) return fallback;
     throw new HttpError(400, 'request body is empty: expected a JSON object');
   }
+  if (jsonDepthOver(text, limits.maxDepth)) throw new HttpError(400, `JSON body nested deeper than ${limits.maxDepth} levels`);
   try {
     return JSON.parse(text) as T;
   } catch (err) {
@@ -98,13 +188,37 @@ export function parseFilters(raw: string | null): Map<string, string[]> {
   return out;
 }
 
-/** Docker's filter match: a value matches when the pattern (a regular expression) matches it. */
+/**
+ * Docker's filter match: a value matches when the pattern (an unanchored regular expression, Go's
+ * syntax, matched in linear time: the pattern is the client's) matches it; a pattern that does not
+ * compile matches only itself. Compiled once, for matching many values.
+ */
+export function patternMatcher(pattern: string): (value: string) => boolean {
+  const re = compileRegex(pattern);
+  if (!re) return (value) => value === pattern;
+  return (value) => re.test(value);
+}
+
 export function matchesPattern(pattern: string, value: string): boolean {
-  try {
-    return new RegExp(pattern).test(value);
-  } catch {
-    return pattern === value;
-  }
+  return patternMatcher(pattern)(value);
+}
+
+/**
+ * One `label` filter value against an object's labels, as Docker's MatchKVList: `key` wants the key
+ * present, `key=value` wants that value. Own keys only: `label=constructor` must not match every
+ * object through its prototype.
+ */
+export function labelMatches(labels: Readonly<Record<string, string>> | null | undefined, filter: string): boolean {
+  if (!labels) return false;
+  const i = filter.indexOf('=');
+  const key = i < 0 ? filter : filter.slice(0, i);
+  if (!Object.hasOwn(labels, key)) return false;
+  return i < 0 || labels[key] === filter.slice(i + 1);
+}
+
+/** Every `label` filter value matches (Docker ANDs them). */
+export function labelsMatch(labels: Readonly<Record<string, string>> | null | undefined, filters: readonly string[]): boolean {
+  return filters.every((f) => labelMatches(labels, f));
 }
 
 export function truthy(v: string | null): boolean {

@@ -4,7 +4,8 @@ import type { Duplex } from 'node:stream';
 import type { Cluster } from '../manager/cluster';
 import type { Placer } from '../manager/scheduling';
 import type { ReplicaGate } from './replica';
-import { HttpError } from './respond';
+import type { ConnectionLimits } from './guard';
+import { HttpError, type BodyLimits } from './respond';
 
 export interface ApiContext {
   cluster: Cluster;
@@ -22,6 +23,10 @@ export interface ApiContext {
   replica?: ReplicaGate;
   /** Global --experimental: reported in /version and /info, nothing else. */
   experimental?: boolean;
+  /** --api-max-body, --api-max-json-depth, --api-body-timeout. */
+  bodyLimits?: Partial<BodyLimits>;
+  /** --api-max-connections, --api-max-connections-per-client. */
+  connectionLimits?: ConnectionLimits;
 }
 
 export interface RequestCtx extends ApiContext {

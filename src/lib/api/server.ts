@@ -9,11 +9,13 @@ import type { Duplex } from 'node:stream';
 import { refusedClientVersion, stripVersionPrefix } from '../engine/version';
 import { errorMessage } from '../errors';
 import { log } from '../log';
+import { buildkitRoutes } from './buildkit';
 import { containerRoutes } from './containers';
 import { imageRoutes } from './images';
 import { networkRoutes } from './networks';
 import { nodeRoutes } from './nodes';
-import { HttpError, sendError, socketError } from './respond';
+import { CROSS_ORIGIN_REFUSED, DEFAULT_CONNECTION_LIMITS, isRefusedCrossOrigin, limitConnections, RefusalSummary } from './guard';
+import { HttpError, sendError, setBodyLimits, socketError } from './respond';
 import { Router, type ApiContext } from './router';
 import { systemRoutes } from './system';
 
@@ -22,6 +24,7 @@ export function buildRouter(): Router {
   systemRoutes(router);
   containerRoutes(router);
   imageRoutes(router);
+  buildkitRoutes(router);
   networkRoutes(router);
   nodeRoutes(router);
   return router;
@@ -44,10 +47,18 @@ function checkVersion(version: string | undefined): void {
 /** With `tlsOptions` (--tls/--tlsverify) the server is node:https; upgrades (hijack) work the same. */
 export function createApiServer(api: ApiContext, tlsOptions?: TlsOptions): http.Server {
   const router = buildRouter();
+  setBodyLimits(api.bodyLimits ?? {});
+  const summary = new RefusalSummary();
   const handler: http.RequestListener = async (req, res) => {
     const t = parseTarget(req.url);
     const method = req.method ?? 'GET';
     res.setHeader('Api-Version', api.cluster.apiVersion());
+    if (isRefusedCrossOrigin(req, api.cors)) {
+      req.resume();
+      summary.note('cross-origin');
+      sendError(res, 403, CROSS_ORIGIN_REFUSED);
+      return;
+    }
     if (api.cors) {
       res.setHeader('Access-Control-Allow-Origin', '*');
       res.setHeader('Access-Control-Allow-Headers', 'Origin, X-Requested-With, Content-Type, Accept');
@@ -73,6 +84,12 @@ export function createApiServer(api: ApiContext, tlsOptions?: TlsOptions): http.
       const status = err instanceof HttpError ? err.status : 500;
       if (!(err instanceof HttpError)) log.error('API handler failed', { method, path: t.path, error: errorMessage(err) });
       else log.debug('API error', { method, path: t.path, status, error: err.message });
+      // The rest of an oversized or stalled body is never read: the connection cannot be reused.
+      if (status === 413 || status === 408) {
+        summary.note(status === 413 ? 'body too large' : 'body stalled');
+        res.setHeader('Connection', 'close');
+        res.once('finish', () => req.socket.destroy());
+      }
       sendError(res, status, errorMessage(err));
     }
   };
@@ -80,6 +97,11 @@ export function createApiServer(api: ApiContext, tlsOptions?: TlsOptions): http.
   if (tlsOptions) server.on('tlsClientError', (err: Error) => log.debug('TLS handshake with a client failed', { error: errorMessage(err) }));
   server.on('upgrade', async (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     const t = parseTarget(req.url);
+    if (isRefusedCrossOrigin(req, api.cors)) {
+      summary.note('cross-origin');
+      socketError(socket, 403, CROSS_ORIGIN_REFUSED);
+      return;
+    }
     if (api.replica?.interceptUpgrade(req, socket, head, t.path)) return;
     try {
       checkVersion(t.version);
@@ -94,5 +116,9 @@ export function createApiServer(api: ApiContext, tlsOptions?: TlsOptions): http.
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
   });
   server.keepAliveTimeout = 60_000;
+  // Headers must arrive within this; bodies are bounded by readBody's idle timeout, and long-lived
+  // answers (logs -f, events, attach) are not requests still being received.
+  server.headersTimeout = 60_000;
+  limitConnections(server, api.connectionLimits ?? DEFAULT_CONNECTION_LIMITS, summary);
   return server;
 }

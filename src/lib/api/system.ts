@@ -4,8 +4,9 @@ import type { HostConfig } from '../engine/docker-types';
 import type { Engine } from '../engine/engine';
 import { MIN_API_VERSION } from '../engine/version';
 import type { ClusterEvent } from '../manager/cluster';
+import { containerCpus } from '../scheduler/index';
 import { buildInfo, type NodeView } from './info';
-import { baseHeaders, HttpError, parseFilters, sendJson } from './respond';
+import { baseHeaders, HttpError, labelMatches, parseFilters, sendJson } from './respond';
 import type { RequestCtx, Router } from './router';
 
 interface ContainerTally {
@@ -30,7 +31,7 @@ function containerTally(e: Engine): ContainerTally {
     else if (st === 'running' || st === 'restarting') tally.running++;
     else tally.stopped++;
     const hc: HostConfig = c.inspect?.HostConfig ?? {};
-    if (hc.CpuShares) tally.cpus += (hc.CpuShares * e.rawCpus) / 1024;
+    tally.cpus += containerCpus(hc, e.rawCpus);
     tally.memory += hc.Memory ?? 0;
   }
   tallies.set(e, { version: e.containersVersion, rawCpus: e.rawCpus, tally });
@@ -97,10 +98,7 @@ export function eventMatches(filters: Map<string, string[]>, ev: ClusterEvent): 
         ok = type === key && any((v) => id.startsWith(v) || attrs.name === v);
         break;
       case 'label':
-        ok = any((v) => {
-          const i = v.indexOf('=');
-          return i < 0 ? v in attrs : attrs[v.slice(0, i)] === v.slice(i + 1);
-        });
+        ok = any((v) => labelMatches(attrs, v));
         break;
       case 'node':
         ok = any((v) => v === ev.node?.Name || v === ev.node?.Id);

@@ -3,6 +3,7 @@
  * no timers. The Engine adapter feeds it outcomes (validated, call succeeded, call failed) and acts on
  * the transitions it returns (log, emit swarm events, restart streams).
  */
+import { errorMessage } from '../errors';
 
 export type EngineState = 'pending' | 'healthy' | 'unhealthy' | 'disconnected';
 
@@ -23,6 +24,16 @@ export function isConnectionError(err: unknown): boolean {
   if (['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'ConnectionRefused', 'ECONNABORTED', 'UND_ERR_SOCKET'].includes(code)) return true;
   const msg = String(e?.message ?? err);
   return /connection refused|cannot connect to the docker daemon|no route to host|connection failed|socket hang up|timed out|ECONNREFUSED|ECONNRESET|EHOSTUNREACH/i.test(msg);
+}
+
+/**
+ * What a client is told when a call to a node's engine failed: for a connection error the docker
+ * client's own words (`Cannot connect to the Docker daemon at tcp://…`), naming the node.
+ */
+export function unreachableMessage(node: { name: string; addr: string }, err: unknown): string {
+  const detail = errorMessage(err);
+  if (isConnectionError(err)) return `Cannot connect to the Docker daemon at tcp://${node.addr} (node ${node.name}): ${detail}. Is the docker daemon running?`;
+  return `Cannot reach node ${node.name} (${node.addr}): ${detail}`;
 }
 
 export class EngineHealth {

@@ -11,6 +11,7 @@ import { Engine, type CachedContainer, type DockerEvent, type EngineOptions } fr
 import { errorMessage } from '../errors';
 import { log } from '../log';
 import { clusterApiVersion } from '../engine/version';
+import { containerCpus, SWARM_ID_LABEL } from '../scheduler/request';
 import type { ContainerSnapshot, ImageSnapshot, NodeSnapshot, PortBinding } from '../scheduler/types';
 import type { DrainState } from './drain';
 
@@ -20,6 +21,8 @@ export interface ClusterOptions {
   filters: string[];
   overcommit: number;
   createRetry: number;
+  /** --cluster-opt swarm.pull-on-create=true: a create pulls a missing image on the engine (v1). */
+  pullOnCreate?: boolean;
   /** Beyond v1: node availability (drain), see drain.ts; absent = every node active. */
   drain?: DrainState;
 }
@@ -72,7 +75,7 @@ export function snapshotContainer(c: CachedContainer, engineCpus: number): Conta
     image: c.summary?.Image ?? cfg.Image ?? '',
     state: c.summary?.State ?? c.inspect?.State?.Status ?? '',
     labels: c.summary?.Labels ?? cfg.Labels ?? {},
-    cpus: hc.CpuShares ? (hc.CpuShares * engineCpus) / 1024 : 0,
+    cpus: containerCpus(hc, engineCpus),
     memory: hc.Memory ?? 0,
     portBindings: bindings,
     networkMode: hc.NetworkMode ?? 'default',
@@ -275,7 +278,12 @@ export class Cluster {
 
   // ---- lookups ----------------------------------------------------------------------------------
 
-  /** Containers by full ID, swarm ID, name, `/name`, `<node>/<name>`, then unique ID prefix (spec §3.1). */
+  /**
+   * Containers by full ID, swarm ID (`com.docker.swarm.id`, full or 12 characters), name, `/name`,
+   * `<node>/<name>`, then unique ID prefix or swarm ID prefix (spec §3.1). A swarm ID stays with a
+   * container that is rescheduled; while the failed node's stale copy is still known, the copy on a
+   * healthy node (the newest) is the one meant.
+   */
   findContainer(ref: string): FoundContainer | undefined {
     if (!ref) return undefined;
     const engines = this.registered();
@@ -283,11 +291,11 @@ export class Cluster {
     for (const engine of engines) for (const container of engine.containers.values()) every.push({ engine, container });
     const byId = every.find((f) => f.container.id === ref);
     if (byId) return byId;
-    const swarmId = every.filter((f) => {
-      const sid = f.container.summary?.Labels?.['com.docker.swarm.id'];
-      return sid && (sid === ref || (ref.length >= 12 && sid.startsWith(ref) && ref.length === 12));
+    const bySwarmId = every.filter((f) => {
+      const sid = swarmIdOf(f.container);
+      return sid !== '' && (sid === ref || (ref.length === 12 && sid.startsWith(ref)));
     });
-    if (swarmId.length === 1) return swarmId[0];
+    if (bySwarmId.length) return liveCopy(bySwarmId);
     const name = ref.replace(/^\//, '');
     const byName = every.filter((f) => primaryNames(f.container).includes(name));
     if (byName.length === 1) return byName[0];
@@ -300,7 +308,10 @@ export class Cluster {
     }
     if (byName.length > 1) return undefined;
     const prefix = every.filter((f) => f.container.id.startsWith(ref));
-    return prefix.length === 1 ? prefix[0] : undefined;
+    if (prefix.length === 1) return prefix[0];
+    if (prefix.length > 1) return undefined;
+    const swarmPrefix = every.filter((f) => swarmIdOf(f.container).startsWith(ref));
+    return new Set(swarmPrefix.map((f) => swarmIdOf(f.container))).size === 1 ? liveCopy(swarmPrefix) : undefined;
   }
 
   /** Which engine created an exec instance. */
@@ -349,6 +360,21 @@ export class Cluster {
     }
     return [];
   }
+}
+
+/** A container's `com.docker.swarm.id` ('' when it has none). */
+export function swarmIdOf(c: CachedContainer): string {
+  return c.summary?.Labels?.[SWARM_ID_LABEL] ?? c.inspect?.Config?.Labels?.[SWARM_ID_LABEL] ?? '';
+}
+
+/** Of the copies of one swarm ID: the one on a healthy node, the newest. */
+function liveCopy(copies: FoundContainer[]): FoundContainer {
+  const rank = (f: FoundContainer) => [f.engine.isHealthy() ? 1 : 0, f.container.summary?.Created ?? 0] as const;
+  return copies.reduce((best, f) => {
+    const [h, t] = rank(f);
+    const [bh, bt] = rank(best);
+    return h > bh || (h === bh && t > bt) ? f : best;
+  });
 }
 
 /** `busybox` → `busybox:latest`; `docker.io/library/x` → `x`. */

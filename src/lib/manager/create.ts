@@ -1,15 +1,18 @@
 /**
  * `POST /containers/create` for the cluster (spec §2): name check, placement with a pending
- * reservation, the engine create (pulling the image there when missing), and v1's retries (OS
- * mismatch → ostype constraint; image not found → image affinity; then `swarm.createretry` plain
- * attempts).
+ * reservation, the engine create, and v1's retries (OS mismatch → ostype constraint; image not found
+ * → image affinity; then `swarm.createretry` plain attempts, away from a node that could not be
+ * reached). A missing image is pulled on the engine only with `swarm.pull-on-create` (v1) or for the
+ * rescheduler; otherwise the engine's 404 reaches the client, whose pull policy decides.
  */
 import type { IdResponse } from '../engine/docker-types';
 import type { Engine } from '../engine/engine';
 import { errorBodyMessage } from '../engine/http';
+import { isConnectionError, unreachableMessage } from '../engine/health';
 import { log } from '../log';
-import { nameConflictMessage, type ContainerRequest, type LocalNetwork } from '../scheduler/index';
+import { nameConflictMessage, type ContainerRequest } from '../scheduler/index';
 import type { Cluster } from './cluster';
+import { clusterLocality } from './locality';
 import { PlacementError, type Placer } from './scheduling';
 
 export class CreateError extends Error {
@@ -42,10 +45,15 @@ export async function pullOn(engine: Engine, image: string, auth?: string): Prom
   await engine.refreshImages().catch(() => undefined);
 }
 
-function localNetworks(cluster: Cluster): LocalNetwork[] {
-  const out: LocalNetwork[] = [];
-  for (const e of cluster.registered()) for (const n of e.networks.values()) if (n.Scope === 'local') out.push({ node: e.name, name: n.Name, id: n.Id });
-  return out;
+export interface CreateOptions {
+  /**
+   * Pull a missing image on the chosen engine, then create (v1's way; the rescheduler, which has no
+   * client to pull). Default: `--cluster-opt swarm.pull-on-create`; without it the engine's 404 goes
+   * back to the client, whose pull policy (`docker run --pull`) decides.
+   */
+  pullOnCreate?: boolean;
+  /** Constraints for the placement only, never written to the container (the rescheduler's choice). */
+  placementConstraints?: string[];
 }
 
 interface Attempt {
@@ -54,12 +62,20 @@ interface Attempt {
   body?: IdResponse;
   error: string;
   afterPull: boolean;
+  /** The engine answered that it has no such image, and nothing was pulled. */
+  imageMissing: boolean;
+  /** The node whose engine could not be reached (a connection error): the retry goes elsewhere. */
+  unreachable?: string;
 }
 
-async function attempt(cluster: Cluster, placer: Placer, request: ContainerRequest, auth: string | undefined): Promise<Attempt> {
+function failed(status: number, error: string, extra: Partial<Attempt> = {}): Attempt {
+  return { ok: false, status, error, afterPull: false, imageMissing: false, ...extra };
+}
+
+async function attempt(cluster: Cluster, placer: Placer, request: ContainerRequest, pull: { auth?: string; onCreate: boolean }, constraints: string[]): Promise<Attempt> {
   let placement;
   try {
-    placement = placer.place(cluster.snapshot(), request);
+    placement = placer.place(cluster.snapshot(), request, constraints);
   } catch (err) {
     if (err instanceof PlacementError) throw new CreateError(err.status, err.message);
     throw err;
@@ -74,57 +90,78 @@ async function attempt(cluster: Cluster, placer: Placer, request: ContainerReque
     try {
       r = await create();
     } catch (err) {
-      return { ok: false, status: 500, error: `Cannot reach node ${engine.name} (${engine.addr}): ${(err as Error).message}`, afterPull: false };
+      // engine.raw has counted a connection error against the node's health, so the next creates
+      // prefer other nodes even before it is flagged Unhealthy.
+      return failed(500, unreachableMessage(engine, err), isConnectionError(err) ? { unreachable: engine.name } : {});
     }
     let afterPull = false;
     // v1 (engine-api): a 404 naming the image means it is missing there. Other 404s ("plugin ... not
     // found" for a volume or log driver) are the engine's answer, not a reason to pull.
     const missing = errorBodyMessage(r.body);
     if (r.status === 404 && (/no such image/i.test(missing) || (request.image !== '' && missing.includes(request.image)))) {
+      if (!pull.onCreate) return failed(404, missing, { imageMissing: true });
       afterPull = true;
       try {
-        await pullOn(engine, request.image, auth);
+        await pullOn(engine, request.image, pull.auth);
       } catch (err) {
-        return { ok: false, status: (err as CreateError).status ?? 500, error: (err as Error).message, afterPull };
+        return failed((err as CreateError).status ?? 500, (err as Error).message, { afterPull });
       }
       r = await create();
     }
-    if (r.status !== 201) return { ok: false, status: r.status, error: errorBodyMessage(r.body), afterPull };
+    if (r.status !== 201) return failed(r.status, errorBodyMessage(r.body), { afterPull });
     const created = JSON.parse(r.body.toString()) as IdResponse;
     await engine.refreshContainer(created.Id).catch(() => undefined);
-    return { ok: true, status: 201, body: created, error: '', afterPull };
+    return { ok: true, status: 201, body: created, error: '', afterPull, imageMissing: false };
   } finally {
     release();
   }
 }
 
-export async function createContainer(cluster: Cluster, placer: Placer, body: unknown, name: string, auth?: string): Promise<IdResponse> {
+export async function createContainer(cluster: Cluster, placer: Placer, body: unknown, name: string, auth?: string, opts: CreateOptions = {}): Promise<IdResponse> {
   if (name && cluster.nameTaken(name)) throw new CreateError(409, nameConflictMessage(name));
   let request;
   try {
-    request = placer.prepare(body, name, localNetworks(cluster));
+    request = placer.prepare(body, name, clusterLocality(cluster));
   } catch (err) {
     if (err instanceof PlacementError) throw new CreateError(err.status, err.message);
     throw err;
   }
-  let result = await attempt(cluster, placer, request, auth);
+  const pull = { auth, onCreate: opts.pullOnCreate ?? cluster.opts.pullOnCreate ?? false };
+  const placementConstraints = opts.placementConstraints ?? [];
+  // Nodes whose engine could not be reached during this create: retries prefer the others (soft).
+  const avoid: string[] = [];
+  const constraints = () => [...placementConstraints, ...avoid.map((n) => `node!=~${n}`)];
+  let result = await attempt(cluster, placer, request, pull, constraints());
   let retries = 0;
   let rewrites = 0;
+  // The engine's "No such image": what the client gets when no retry finds the image, so that its
+  // pull policy applies (`docker run` pulls, then creates again; `--pull never` stops).
+  let noSuchImage: Attempt | undefined;
   while (!result.ok) {
     // Engine-side refusals that no retry can fix.
     if (result.status === 409 || result.status === 400) break;
-    const next: ContainerRequest | null = rewrites < 2 ? placer.retryRequest(request, result.error, cluster.snapshot(), result.afterPull) : null;
+    if (result.imageMissing) noSuchImage ??= result;
+    if (result.unreachable && !avoid.includes(result.unreachable)) avoid.push(result.unreachable);
+    const imageUnavailable = result.afterPull || result.imageMissing;
+    const next: ContainerRequest | null = rewrites < 2 ? placer.retryRequest(request, result.error, cluster.snapshot(), imageUnavailable) : null;
     if (next) {
       rewrites++;
       retries++;
       request = next;
-    } else if (retries < cluster.opts.createRetry) {
+    } else if (!result.imageMissing && retries < cluster.opts.createRetry) {
       retries++;
       log.warn(`Failed to create container: ${result.error}, retrying`, { retry: retries, of: cluster.opts.createRetry });
     } else break;
-    result = await attempt(cluster, placer, request, auth);
+    try {
+      result = await attempt(cluster, placer, request, pull, constraints());
+    } catch (err) {
+      // The nodes holding the image cannot take the container: let the client pull it.
+      if (noSuchImage && err instanceof CreateError) break;
+      throw err;
+    }
   }
-  if (!result.ok) throw new CreateError(result.status === 409 || result.status === 400 ? result.status : 500, result.error);
+  if (!result.ok && noSuchImage) result = noSuchImage;
+  if (!result.ok) throw new CreateError(result.imageMissing ? 404 : result.status === 409 || result.status === 400 ? result.status : 500, result.error);
   if (!result.body) throw new CreateError(500, 'the engine answered the create without a container ID');
   return result.body;
 }

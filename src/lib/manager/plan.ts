@@ -2,6 +2,9 @@
 import { DEFAULT_FILTERS, FILTER_NOT_SUPPORTED, filterNames, STRATEGY_NOT_SUPPORTED, strategyNames } from '../scheduler/index';
 import { parseListenAddress, type ListenAddress } from '../listen';
 import { parseDuration } from '../duration';
+import { DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from '../api/guard';
+import { DEFAULT_BODY_LIMITS, type BodyLimits } from '../api/respond';
+import { parseByteSize } from '../size';
 import { UserError } from '../errors';
 import { isHostPortError, parseHostPort } from '../address';
 import { leaderElectionError } from './replication';
@@ -34,6 +37,12 @@ export interface ManageInput {
   containerNameRefreshFilter: string;
   /** Global --experimental. */
   experimental?: boolean;
+  /** --api-max-body, --api-max-json-depth, --api-body-timeout, --api-max-connections(-per-client). */
+  apiMaxBody?: string;
+  apiMaxJsonDepth?: number;
+  apiBodyTimeout?: string;
+  apiMaxConnections?: number;
+  apiMaxConnectionsPerClient?: number;
 }
 
 export interface ManagePlan {
@@ -49,6 +58,8 @@ export interface ManagePlan {
   createRetry: number;
   /** --cluster-opt swarm.spread.running-only=true: spread's tie-break counts only live containers. */
   spreadRunningOnly?: boolean;
+  /** --cluster-opt swarm.pull-on-create=true: creates pull a missing image on the engine (v1). */
+  pullOnCreate?: boolean;
   /** --cluster-opt swarm.drain.state-file=<path>: where node drains are persisted (src/lib/manager/drain.ts). */
   drainStateFile?: string;
   discoveryOpts: Record<string, string>;
@@ -62,19 +73,38 @@ export interface ManagePlan {
   replication?: { advertise: string; ttlMs: number };
   /** --experimental: only flips Experimental in /version and /info, as in v1. */
   experimental: boolean;
+  bodyLimits: BodyLimits;
+  connectionLimits: ConnectionLimits;
   warnings: string[];
+}
+
+/** The API server's limits from their flags (defaults when a flag is absent). */
+export function planApiLimits(input: ManageInput): { bodyLimits: BodyLimits; connectionLimits: ConnectionLimits } {
+  const maxBytes = input.apiMaxBody === undefined ? DEFAULT_BODY_LIMITS.maxBytes : parseByteSize(input.apiMaxBody, '--api-max-body');
+  const maxDepth = input.apiMaxJsonDepth ?? DEFAULT_BODY_LIMITS.maxDepth;
+  if (!Number.isInteger(maxDepth) || maxDepth < 1) throw new UserError('--api-max-json-depth should be a positive number', 2);
+  const idleMs = input.apiBodyTimeout === undefined ? DEFAULT_BODY_LIMITS.idleMs : parseDuration(input.apiBodyTimeout, '--api-body-timeout');
+  if (idleMs <= 0) throw new UserError('--api-body-timeout should be a positive number', 2);
+  const total = input.apiMaxConnections ?? DEFAULT_CONNECTION_LIMITS.total;
+  const perClient = input.apiMaxConnectionsPerClient ?? DEFAULT_CONNECTION_LIMITS.perClient;
+  for (const [flag, v] of [['--api-max-connections', total], ['--api-max-connections-per-client', perClient]] as const) {
+    if (!Number.isInteger(v) || v < 1) throw new UserError(`${flag} should be a positive number`, 2);
+  }
+  return { bodyLimits: { maxBytes, maxDepth, idleMs }, connectionLimits: { total, perClient } };
 }
 
 export function parseClusterOpts(pairs: readonly string[]): {
   overcommit: number;
   createRetry: number;
   spreadRunningOnly: boolean;
+  pullOnCreate: boolean;
   drainStateFile?: string;
   warnings: string[];
 } {
   let overcommit = 0.05;
   let createRetry = 0;
   let spreadRunningOnly = false;
+  let pullOnCreate = false;
   let drainStateFile: string | undefined;
   const warnings: string[] = [];
   for (const pair of pairs) {
@@ -96,17 +126,20 @@ export function parseClusterOpts(pairs: readonly string[]): {
     } else if (key === 'swarm.spread.running-only') {
       if (!['true', 'false', '1', '0'].includes(value)) throw new UserError(`invalid value "${value}" for swarm.spread.running-only: expected true or false`, 2);
       spreadRunningOnly = value === 'true' || value === '1';
+    } else if (key === 'swarm.pull-on-create') {
+      if (!['true', 'false', '1', '0'].includes(value)) throw new UserError(`invalid value "${value}" for swarm.pull-on-create: expected true or false`, 2);
+      pullOnCreate = value === 'true' || value === '1';
     } else if (key === 'swarm.drain.state-file') {
       if (!value) throw new UserError('swarm.drain.state-file needs a file path', 2);
       drainStateFile = value;
     } else {
       throw new UserError(
-        `unsupported cluster option ${key} (supported: swarm.overcommit, swarm.createretry, swarm.spread.running-only, swarm.drain.state-file)`,
+        `unsupported cluster option ${key} (supported: swarm.overcommit, swarm.createretry, swarm.spread.running-only, swarm.pull-on-create, swarm.drain.state-file)`,
         2,
       );
     }
   }
-  return { overcommit, createRetry, spreadRunningOnly, drainStateFile, warnings };
+  return { overcommit, createRetry, spreadRunningOnly, pullOnCreate, drainStateFile, warnings };
 }
 
 export function planManage(input: ManageInput): ManagePlan {
@@ -124,7 +157,7 @@ export function planManage(input: ManageInput): ManagePlan {
   if (!Number.isInteger(input.failureRetry) || input.failureRetry <= 0) throw new UserError('invalid failure retry count', 2);
   const heartbeatMs = parseDuration(input.heartbeat, '--heartbeat');
   if (heartbeatMs < 1000) throw new UserError('--heartbeat should be at least one second', 2);
-  const { overcommit, createRetry, spreadRunningOnly, drainStateFile, warnings: optWarnings } = parseClusterOpts(input.clusterOpts);
+  const { overcommit, createRetry, spreadRunningOnly, pullOnCreate, drainStateFile, warnings: optWarnings } = parseClusterOpts(input.clusterOpts);
   warnings.push(...optWarnings);
   if (input.advertise && isHostPortError(parseHostPort(input.advertise))) {
     throw new UserError('--advertise should be of the form ip:port or hostname:port', 2);
@@ -143,7 +176,9 @@ export function planManage(input: ManageInput): ManagePlan {
   const hosts = input.hosts.length ? input.hosts : ['tcp://127.0.0.1:2375'];
   const listen = hosts.map((h) => parseListenAddress(h));
   const tls = tlsPaths ? loadTlsMaterial(tlsPaths) : undefined;
+  const apiLimits = planApiLimits(input);
   return {
+    ...apiLimits,
     discoveryUrl: input.discoveryUrl,
     listen,
     strategy,
@@ -155,6 +190,7 @@ export function planManage(input: ManageInput): ManagePlan {
     overcommit,
     createRetry,
     spreadRunningOnly,
+    pullOnCreate,
     drainStateFile,
     discoveryOpts: input.discoveryOpts,
     tokenServiceUrl: input.tokenServiceUrl,

@@ -4,17 +4,19 @@
  * - `engine_disconnect` (a node flagged Unhealthy, or gone from discovery): every container on it
  *   labelled `com.docker.swarm.reschedule-policies=["on-node-failure"]` is dropped from the node's
  *   cache and created again through the normal scheduler with the same config, name and
- *   `com.docker.swarm.id`; if it was running, the new one is started.
+ *   `com.docker.swarm.id` (its image pulled where missing, its local network copied where needed);
+ *   if it was running, the new one is started.
  * - `engine_connect` / `engine_reconnect` (a node back): any container there whose swarm ID now
  *   lives on another node, in a newer copy, is force-removed with its volumes, so there are never two.
  * - On becoming primary: the same two passes over the nodes that are already down or up.
  */
-import type { IdResponse } from '../engine/docker-types';
+import type { IdResponse, NetworkResource } from '../engine/docker-types';
+import { errorBodyMessage } from '../engine/http';
 import type { CachedContainer, Engine } from '../engine/engine';
 import { errorMessage } from '../errors';
 import { log } from '../log';
-import { RESCHEDULE_POLICIES_LABEL, sharesToCpus, SWARM_ID_LABEL } from '../scheduler/index';
-import type { Cluster } from './cluster';
+import { RESCHEDULE_POLICIES_LABEL, sharesToCpus } from '../scheduler/index';
+import { swarmIdOf, type Cluster } from './cluster';
 import { createContainer } from './create';
 import type { Placer } from './scheduling';
 
@@ -31,9 +33,7 @@ export function containerLabels(c: CachedContainer): Record<string, string> {
   return isObject(labels) ? (labels as Record<string, string>) : {};
 }
 
-export function swarmIdOf(c: CachedContainer): string {
-  return containerLabels(c)[SWARM_ID_LABEL] ?? '';
-}
+export { swarmIdOf };
 
 /** Whether the container's reschedule-policies label names `policy`. */
 export function hasReschedulePolicy(c: CachedContainer, policy = ON_NODE_FAILURE): boolean {
@@ -91,6 +91,22 @@ export function recreateBody(c: CachedContainer, engineCpus: number): Json {
     }
   }
   return body;
+}
+
+/** The `POST /networks/create` body for a copy of a local network on another engine. */
+export function networkCopyBody(n: NetworkResource, withSubnets: boolean): Json {
+  const ipam: Json = isObject(n.IPAM) ? n.IPAM : {};
+  return {
+    Name: n.Name,
+    CheckDuplicate: true,
+    Driver: n.Driver,
+    Internal: n.Internal === true,
+    Attachable: n.Attachable === true,
+    EnableIPv6: n.EnableIPv6 === true,
+    Options: isObject(n.Options) ? n.Options : {},
+    Labels: n.Labels ?? {},
+    IPAM: { Driver: typeof ipam.Driver === 'string' ? ipam.Driver : 'default', Options: isObject(ipam.Options) ? ipam.Options : {}, Config: withSubnets && Array.isArray(ipam.Config) ? ipam.Config : [] },
+  };
 }
 
 /** Containers to move off a failed node. */
@@ -179,7 +195,9 @@ export class Rescheduler {
       engine.forgetContainer(c.id);
       let created: IdResponse;
       try {
-        created = await createContainer(this.cluster, this.placer, body, name);
+        const placementConstraints = await this.networkHome(body, engine);
+        // No client is there to pull a missing image: the engine pulls it, as v1 does.
+        created = await createContainer(this.cluster, this.placer, body, name, undefined, { pullOnCreate: true, placementConstraints });
       } catch (err) {
         log.error(`Failed to reschedule container ${c.id}: ${errorMessage(err)}`, { name });
         // Back into the cache, so it can be retried at the next failure.
@@ -201,6 +219,37 @@ export class Rescheduler {
         }
       }
     }
+  }
+
+  /**
+   * Beyond v1: a container on a network local to the failed node (a compose project's network) can
+   * only run where a network of that name exists. If a healthy node has one, the container goes
+   * there; otherwise the node the scheduler picks gets a copy of the network (same name, driver,
+   * options, labels, IPAM), so the project comes back whole. Returns the constraint that pins the
+   * placement to that node ([] when the container uses no such network).
+   */
+  private async networkHome(body: Json, failed: Engine): Promise<string[]> {
+    const hostConfig = isObject(body.HostConfig) ? body.HostConfig : {};
+    const mode = typeof hostConfig.NetworkMode === 'string' ? hostConfig.NetworkMode : '';
+    if (BUILTIN_NETWORK_MODES.has(mode) || mode.startsWith('container:')) return [];
+    const network = [...failed.networks.values()].find((n) => n.Scope === 'local' && (n.Name === mode || n.Id === mode));
+    if (!network) return [];
+    const holders = this.cluster.healthy().filter((e) => e !== failed && [...e.networks.values()].some((n) => n.Scope === 'local' && n.Name === network.Name));
+    if (holders.length > 1) return [];
+    if (holders.length === 1) return [`node==${holders[0]!.name}`];
+    // Where the scheduler would put the container if its network were everywhere.
+    const probe: Json = { ...body, HostConfig: { ...hostConfig, NetworkMode: 'default' } };
+    delete probe.NetworkingConfig;
+    const node = this.placer.place(this.cluster.snapshot(), this.placer.prepare(probe, '')).node;
+    const target = this.cluster.engines.get(node.addr);
+    if (!target) return [];
+    let r = await target.raw('POST', '/networks/create', { body: networkCopyBody(network, true), timeoutMs: 60_000 });
+    // Its subnet may be taken on that node: let the engine choose one.
+    if (r.status >= 300 && r.status !== 409) r = await target.raw('POST', '/networks/create', { body: networkCopyBody(network, false), timeoutMs: 60_000 });
+    if (r.status >= 300 && r.status !== 409) throw new Error(`cannot create network ${network.Name} on ${target.name}: ${errorBodyMessage(r.body)}`);
+    log.info(`Created network ${network.Name} on ${target.name} for the containers rescheduled from ${failed.name}`);
+    await target.refreshNetworks().catch(() => undefined);
+    return [`node==${target.name}`];
   }
 
   private livesElsewhere(swarmId: string, engine: Engine): boolean {

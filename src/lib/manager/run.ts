@@ -43,6 +43,7 @@ export async function runManage(plan: ManagePlan, signal: AbortSignal, version =
     filters: plan.filters,
     overcommit: plan.overcommit,
     createRetry: plan.createRetry,
+    pullOnCreate: plan.pullOnCreate,
     drain,
   });
   const placer = new SchedulerPlacer({ strategy: plan.strategy, filters: plan.filters, overcommit: plan.overcommit, spreadRunningOnly: plan.spreadRunningOnly });
@@ -65,6 +66,8 @@ export async function runManage(plan: ManagePlan, signal: AbortSignal, version =
       containerNameRefreshFilter: plan.containerNameRefreshFilter,
       replica,
       experimental: plan.experimental,
+      bodyLimits: plan.bodyLimits,
+      connectionLimits: plan.connectionLimits,
     }, plan.tls ? serverTlsOptions(plan.tls) : undefined);
     const hint = addr.kind === 'tcp' && addr.port === 2375 ? ' (is Docker already running on this machine?)' : '';
     await listenOn(server, addr, hint);

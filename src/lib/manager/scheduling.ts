@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import {
   addAffinity,
   addConstraint,
-  applyLocalNetworkRule,
+  applyLocalityRules,
   clusterHasImage,
   engineCreateBody,
   hasHardNodeConstraint,
@@ -26,7 +26,7 @@ import {
   type ContainerRequest,
   type ContainerSnapshot,
   type JsonObject,
-  type LocalNetwork,
+  type Locality,
   type NodeSnapshot,
   type PlaceOptions,
 } from '../scheduler/index';
@@ -49,12 +49,21 @@ export interface Placement {
 }
 
 export interface Placer {
-  /** Parses a create body (+ name) into a request; throws PlacementError(400) when invalid. */
-  prepare(body: unknown, name: string, localNetworks?: LocalNetwork[]): ContainerRequest;
-  /** Chooses a node for a prepared request; throws PlacementError with v1's texts. */
-  place(nodes: NodeSnapshot[], request: ContainerRequest): Placement;
-  /** The request to retry with after an engine refused a create (v1's rules), or null. */
-  retryRequest(request: ContainerRequest, error: string, nodes: NodeSnapshot[], afterPullFailure: boolean): ContainerRequest | null;
+  /**
+   * Parses a create body (+ name) into a request, with the implicit rules for where its networks and
+   * volumes live; throws PlacementError(400) when invalid.
+   */
+  prepare(body: unknown, name: string, locality?: Locality): ContainerRequest;
+  /**
+   * Chooses a node for a prepared request; throws PlacementError with v1's texts. `constraints` apply
+   * to this placement only: they are not written to the container's labels.
+   */
+  place(nodes: NodeSnapshot[], request: ContainerRequest, constraints?: string[]): Placement;
+  /**
+   * The request to retry with after an engine refused a create (v1's rules), or null.
+   * `imageUnavailable`: the engine lacks the image (it said "No such image", or pulling it failed).
+   */
+  retryRequest(request: ContainerRequest, error: string, nodes: NodeSnapshot[], imageUnavailable: boolean): ContainerRequest | null;
   /** prepare + place. */
   placeContainer(nodes: NodeSnapshot[], body: unknown, name: string): Placement;
   /** Chooses a node for a build (build args may carry constraints) or an object without config. */
@@ -64,6 +73,8 @@ export interface Placer {
    * `.affinities` / `.whitelists` as for containers, plus `softConstraints` unless a hard `node==` is given.
    */
   pickNodeForLabels(nodes: NodeSnapshot[], labels: Record<string, string>, softConstraints?: string[]): NodeSnapshot;
+  /** Every node that passes the filters for an object placed by its labels, best first (a volume). */
+  nodesForLabels(nodes: NodeSnapshot[], labels: Record<string, string>): NodeSnapshot[];
 }
 
 export function newSwarmId(): string {
@@ -96,7 +107,7 @@ export class SchedulerPlacer implements Placer {
     };
   }
 
-  prepare(body: unknown, name: string, localNetworks: LocalNetwork[] = []): ContainerRequest {
+  prepare(body: unknown, name: string, locality?: Locality): ContainerRequest {
     let request;
     try {
       request = parseCreateRequest(body, name);
@@ -107,23 +118,25 @@ export class SchedulerPlacer implements Placer {
     const invalid = validateReschedulePolicies(request);
     if (invalid) throw new PlacementError(invalid);
     if (!request.labels[SWARM_ID_LABEL]) request = withLabel(request, SWARM_ID_LABEL, newSwarmId());
-    return applyLocalNetworkRule(request, localNetworks);
+    return locality ? applyLocalityRules(request, locality) : request;
   }
 
-  place(nodes: NodeSnapshot[], request: ContainerRequest): Placement {
-    const r = placeContainer(nodes, request, this.placeOptions());
+  place(nodes: NodeSnapshot[], request: ContainerRequest, constraints: string[] = []): Placement {
+    const scheduled = constraints.length ? { ...request, constraints: [...request.constraints, ...constraints] } : request;
+    const r = placeContainer(nodes, scheduled, this.placeOptions());
     if (!r.ok) throw new PlacementError(r.error.message);
     return { node: r.node, engineBody: engineCreateBody(request, r.node.totalCpus), reservation: pendingContainer(request, '') };
   }
 
-  retryRequest(request: ContainerRequest, error: string, nodes: NodeSnapshot[], afterPullFailure: boolean): ContainerRequest | null {
+  retryRequest(request: ContainerRequest, error: string, nodes: NodeSnapshot[], imageUnavailable: boolean): ContainerRequest | null {
     const os = osMismatchRetry(request, error);
     if (os) return os;
     const affinity = imageAffinityRetry(request, error, nodes);
     if (affinity) return affinity;
-    // Beyond v1: engines here often cannot reach a registry, so a failed pull of an image that another
-    // node holds (built or loaded there) is retried next to it, as v1 does for "image not found".
-    if (afterPullFailure && request.image && !hasHardNodeConstraint(request) && clusterHasImage(nodes, request.image)) {
+    // The chosen engine lacks the image and it cannot (or may not) be pulled there: retried next to a
+    // node that holds it (built or loaded there), as v1 does for "image not found"; beyond v1, also
+    // after a failed pull (engines here often cannot reach a registry).
+    if (imageUnavailable && request.image && !hasHardNodeConstraint(request) && clusterHasImage(nodes, request.image)) {
       if (request.affinities.includes(`image==${request.image}`)) return null;
       const withAffinity = addAffinity(request, `image==${request.image}`);
       return { ...withAffinity, labels: request.labels, config: request.config };
@@ -147,6 +160,19 @@ export class SchedulerPlacer implements Placer {
     const r = placeContainer(nodes, request, this.placeOptions());
     if (!r.ok) throw new PlacementError(r.error.message);
     return r.node;
+  }
+
+  nodesForLabels(nodes: NodeSnapshot[], labels: Record<string, string>): NodeSnapshot[] {
+    let request;
+    try {
+      request = parseCreateRequest({ Labels: labels });
+    } catch (err) {
+      if (err instanceof RequestError) throw new PlacementError(err.message, 400);
+      throw err;
+    }
+    const r = placeContainer(nodes, request, this.placeOptions());
+    if (!r.ok) throw new PlacementError(r.error.message);
+    return r.ranked.map((x) => x.node);
   }
 
   pickNode(nodes: NodeSnapshot[], resources = { cpus: 0, memory: 0 }, buildArgs: Record<string, string | null> = {}): NodeSnapshot {

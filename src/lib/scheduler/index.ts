@@ -9,6 +9,7 @@ export type {
   ImageSnapshot,
   JsonObject,
   JsonValue,
+  LocalityRequirement,
   NodeSnapshot,
   PortBinding,
 } from './types';
@@ -29,8 +30,10 @@ export type { Expression, Operator } from './expression';
 export {
   addAffinity,
   addConstraint,
+  addWhitelist,
   AFFINITIES_LABEL,
   CONSTRAINTS_LABEL,
+  containerCpus,
   cpusToShares,
   engineCreateBody,
   goJson,
@@ -38,6 +41,7 @@ export {
   hasReschedulePolicy,
   parseBuildRequest,
   parseCreateRequest,
+  requestedCpus,
   RequestError,
   RESCHEDULE_POLICIES,
   RESCHEDULE_POLICIES_LABEL,
@@ -60,13 +64,17 @@ export { listConditions, NO_NODES_AVAILABLE, placeContainer, UNSATISFIED_PREFIX 
 export type { PlaceOptions, Placement, PlacementError, PlacementErrorKind } from './place';
 
 export {
+  applyLocalityRules,
   applyLocalNetworkRule,
+  applyLocalVolumeRule,
   imageAffinityRetry,
   isImageNotFoundError,
+  namedVolumes,
+  networkRequirements,
   osMismatchOs,
   osMismatchRetry,
 } from './implicit';
-export type { LocalNetwork } from './implicit';
+export type { LocalNetwork, Locality, LocalVolume } from './implicit';
 
 export { clusterHasImage, findContainer, imageMatches, parseRepositoryTag, truncateId } from './lookup';
 

@@ -9,6 +9,7 @@ import type { ExplainOptions } from './explain';
 import { ExpressionError, parseExpression } from './expression';
 import type { Filter } from './filters/filter';
 import { drainFilter } from './filters/drain';
+import { localityFilter } from './filters/locality';
 import { getFilters } from './filters/index';
 import { getStrategy } from './strategies/index';
 import type { RankedNode, Strategy, StrategyOptions } from './strategies/strategy';
@@ -133,7 +134,8 @@ function resolveFilters(filters: PlaceOptions['filters']): Filter[] {
  * reservations (see Reservations.apply). Pure: the same inputs (and rng) give the same answer.
  */
 export function placeContainer(nodes: readonly NodeSnapshot[], request: ContainerRequest, options: PlaceOptions = {}): Placement {
-  const filters = resolveFilters(options.filters);
+  // The locality rule is no v1 filter: it always runs, after the configured ones.
+  const filters = [...resolveFilters(options.filters), localityFilter];
   const strategy = typeof options.strategy === 'object' ? options.strategy : getStrategy(options.strategy);
 
   let result = runPass(nodes, request, filters, strategy, options, false);

@@ -42,7 +42,7 @@ function isObject(v: JsonValue | undefined | unknown): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function num(v: JsonValue | undefined): number {
+function num(v: unknown): number {
   return typeof v === 'number' && Number.isFinite(v) ? v : 0;
 }
 
@@ -79,6 +79,28 @@ export function cpusToShares(n: number, engineCpus: number): number {
 /** shares×engineCpus/1024 in integer math: the CPUs a container created with `shares` reserves. */
 export function sharesToCpus(shares: number, engineCpus: number): number {
   return Math.trunc((shares * engineCpus) / 1024);
+}
+
+/** HostConfig.NanoCpus (`docker run --cpus`) per CPU. */
+const NANO_CPUS = 1e9;
+
+/**
+ * The one rule for the CPUs a container reserves: `-c` (CpuShares, read as a number of CPUs, as v1
+ * does) and `--cpus` (NanoCpus, which the engine enforces as a limit); with both, the larger. `cpus`
+ * is the CpuShares value already read as CPUs.
+ */
+function reservedCpus(cpus: number, nanoCpus: number): number {
+  return Math.max(cpus > 0 ? cpus : 0, nanoCpus > 0 ? nanoCpus / NANO_CPUS : 0);
+}
+
+/** The CPUs a create request reserves (its CpuShares still counts CPUs). */
+export function requestedCpus(hostConfig: { CpuShares?: unknown; NanoCpus?: unknown }): number {
+  return reservedCpus(num(hostConfig.CpuShares), num(hostConfig.NanoCpus));
+}
+
+/** The CPUs an engine's container reserves: its CpuShares are engine shares (sharesToCpus). */
+export function containerCpus(hostConfig: { CpuShares?: unknown; NanoCpus?: unknown }, engineCpus: number): number {
+  return reservedCpus(sharesToCpus(num(hostConfig.CpuShares), engineCpus), num(hostConfig.NanoCpus));
 }
 
 /**
@@ -143,7 +165,7 @@ function fromConfig(config: JsonObject, name: string, exprs: Record<ExprKind, st
     whitelists: exprs.whitelists,
     reschedulePolicies: exprs.reschedulePolicies,
     memory: num(hc.Memory),
-    cpus: num(hc.CpuShares),
+    cpus: requestedCpus(hc),
     portBindings: flattenPortBindings(hc.PortBindings),
     exposedPorts: isObject(config.ExposedPorts) ? Object.keys(config.ExposedPorts) : [],
     networkMode: str(hc.NetworkMode),
@@ -246,6 +268,11 @@ export function addConstraint(request: ContainerRequest, expr: string): Containe
 /** A copy of the request with `expr` added to its affinities (and to the affinities label). */
 export function addAffinity(request: ContainerRequest, expr: string): ContainerRequest {
   return withExpressions(request, 'affinities', [...request.affinities, expr]);
+}
+
+/** A copy of the request with `expr` added to its whitelists (and to the whitelists label). */
+export function addWhitelist(request: ContainerRequest, expr: string): ContainerRequest {
+  return withExpressions(request, 'whitelists', [...request.whitelists, expr]);
 }
 
 function withExpressions(request: ContainerRequest, kind: ExprKind, values: string[]): ContainerRequest {

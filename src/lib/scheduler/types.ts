@@ -99,4 +99,17 @@ export interface ContainerRequest {
    * HostConfig.CpuShares still counts CPUs: convert with `engineCreateBody` for the chosen engine.
    */
   config: JsonObject;
+  /**
+   * Beyond v1: objects the container uses that live on some nodes only (a local network), set by the
+   * implicit rules. Hard (both passes), never written to labels: elsewhere the engine would refuse it.
+   */
+  locality?: LocalityRequirement[];
+}
+
+/** Something a container needs that only some nodes hold. */
+export interface LocalityRequirement {
+  /** As texts name it: `network n1net`. */
+  what: string;
+  /** Names of the nodes that hold it. */
+  nodes: string[];
 }

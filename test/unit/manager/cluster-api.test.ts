@@ -146,15 +146,15 @@ describe('API', () => {
     expect(sent.HostConfig.CpuShares).toBe(512);
     expect(sent.Labels['com.docker.swarm.id']).toMatch(/^[0-9a-f]{64}$/);
     expect(cluster.findContainer('db')?.engine.name).toBe('node-2');
-    const again = await fetch(`${base}/containers/create?name=db`, { method: 'POST', body: JSON.stringify({ Image: 'busybox' }) });
+    const again = await fetch(`${base}/containers/create?name=db`, { method: 'POST', body: JSON.stringify({ Image: 'busybox' }), headers: { 'Content-Type': 'application/json' } });
     expect(again.status).toBe(409);
     expect(((await again.json()) as any).message).toContain('The name db is already assigned');
   });
 
   test('malformed create body → 400; impossible reservation → 500 with v1 text', async () => {
-    const bad = await fetch(`${base}/containers/create`, { method: 'POST', body: '{not json' });
+    const bad = await fetch(`${base}/containers/create`, { method: 'POST', body: '{not json', headers: { 'Content-Type': 'application/json' } });
     expect(bad.status).toBe(400);
-    const big = await fetch(`${base}/containers/create`, { method: 'POST', body: JSON.stringify({ Image: 'busybox', HostConfig: { Memory: 64 * 1024 ** 3 } }) });
+    const big = await fetch(`${base}/containers/create`, { method: 'POST', body: JSON.stringify({ Image: 'busybox', HostConfig: { Memory: 64 * 1024 ** 3 } }), headers: { 'Content-Type': 'application/json' } });
     expect(big.status).toBe(500);
     expect(((await big.json()) as any).message).toContain('no resources available to schedule container');
   });

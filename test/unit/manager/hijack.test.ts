@@ -99,6 +99,20 @@ test('attach by name is rewritten to the container ID', async () => {
   expect(out).toEndWith('ABCBYE');
 });
 
+test("attach with a JSON body (as dockerode sends): the body is not forwarded, so it is not the container's stdin", async () => {
+  const body = '{"stream":true,"stdin":true,"stdout":true,"hijack":true}';
+  const out = await hijackCall(
+    `POST /v1.41/containers/web/attach?stream=1&stdin=1&stdout=1 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+    'typed',
+  );
+  expect(seenRequest).toStartWith(`POST /v1.41/containers/${'c'.repeat(64)}/attach?stream=1&stdin=1&stdout=1 HTTP/1.1\r\n`);
+  expect(seenRequest.toLowerCase()).not.toContain('content-length');
+  expect(seenRequest).toEndWith('\r\n\r\n');
+  expect(out).toStartWith('HTTP/1.1 101 UPGRADED\r\n');
+  expect(out).not.toContain('"STREAM"');
+  expect(out).toEndWith('TYPEDBYE');
+});
+
 test('unknown exec instance → 404 on the raw socket', async () => {
   const out = await new Promise<string>((resolve) => {
     const s = net.connect({ port, host: '127.0.0.1' });

@@ -1,7 +1,7 @@
 /** The rescheduler's pure decisions: which containers move, the body that recreates them, which copies are stale. */
 import { describe, expect, test } from 'bun:test';
 import type { CachedContainer } from '../../../src/lib/engine/engine';
-import { containerName, containersToReschedule, hasReschedulePolicy, isRunning, recreateBody, staleCopies, swarmIdOf } from '../../../src/lib/manager/reschedule';
+import { containerName, containersToReschedule, hasReschedulePolicy, isRunning, networkCopyBody, recreateBody, staleCopies, swarmIdOf } from '../../../src/lib/manager/reschedule';
 import { parseCreateRequest } from '../../../src/lib/scheduler/index';
 
 function container(id: string, labels: Record<string, string>, extra: Record<string, unknown> = {}): CachedContainer {
@@ -72,5 +72,33 @@ describe('rescheduling decisions', () => {
     expect(staleCopies([moved], [old])).toEqual([]);
     expect(staleCopies([other], [moved])).toEqual([]);
     expect(staleCopies([container('4'.repeat(64), {})], [container('5'.repeat(64), {})])).toEqual([]);
+  });
+
+  test("a compose project's network is copied with its name, driver, options, labels and IPAM", () => {
+    const net = {
+      Id: 'n'.repeat(64),
+      Name: 'proj_default',
+      Driver: 'bridge',
+      Scope: 'local',
+      Internal: false,
+      Attachable: true,
+      EnableIPv6: false,
+      Options: { 'com.docker.network.driver.mtu': '1400' },
+      Labels: { 'com.docker.compose.project': 'proj', 'com.docker.compose.network': 'default' },
+      IPAM: { Driver: 'default', Options: null, Config: [{ Subnet: '172.30.0.0/16', Gateway: '172.30.0.1' }] },
+    };
+    expect(networkCopyBody(net, true)).toEqual({
+      Name: 'proj_default',
+      CheckDuplicate: true,
+      Driver: 'bridge',
+      Internal: false,
+      Attachable: true,
+      EnableIPv6: false,
+      Options: { 'com.docker.network.driver.mtu': '1400' },
+      Labels: { 'com.docker.compose.project': 'proj', 'com.docker.compose.network': 'default' },
+      IPAM: { Driver: 'default', Options: {}, Config: [{ Subnet: '172.30.0.0/16', Gateway: '172.30.0.1' }] },
+    });
+    // Without subnets, for a node where that one is taken: the engine picks one.
+    expect((networkCopyBody(net, false).IPAM as { Config: unknown[] }).Config).toEqual([]);
   });
 });

@@ -16,6 +16,7 @@ export { dependencies, dependencyFilter } from './dependency';
 export type { Dependency } from './dependency';
 export { drainFilter } from './drain';
 export { healthFilter, NO_HEALTHY_NODE } from './health';
+export { localityFilter, localityReason } from './locality';
 export { portExposedInHostMode, portFilter, portInUse } from './port';
 export { whitelistFilter } from './whitelist';
 

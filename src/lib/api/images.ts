@@ -8,6 +8,7 @@ import { imageMatches, normalizeImageRef } from '../manager/cluster';
 import { PlacementError } from '../manager/scheduling';
 import { noteBuild, uploadTarget } from './buildkit';
 import { passThrough } from './containers';
+import { UploadTee } from './tee';
 import { forward, proxyTo } from './proxy';
 import { pathMatch } from './path-match';
 import { baseHeaders, HttpError, labelsMatch, parseFilters, patternMatcher, readBody, sendJson, truthy } from './respond';
@@ -119,10 +120,12 @@ async function fanOutStream(
   ctx: RequestCtx,
   engines: Engine[],
   path: string,
-  body: Buffer | undefined,
+  /** 'upload': the client's body is streamed to every engine (load, import), never held whole. */
+  body: 'upload' | undefined,
   relabel: (engine: Engine, msg: ProgressMessage) => ProgressMessage,
 ): Promise<void> {
   if (!engines.length) throw new HttpError(500, 'No healthy node available in the cluster');
+  const tee = body === 'upload' ? new UploadTee(ctx.req, engines.length) : undefined;
   startStream(ctx.res);
   const failures: string[] = [];
   const auth = ctx.req.headers['x-registry-auth'] as string | undefined;
@@ -132,8 +135,13 @@ async function fanOutStream(
       const headers: Record<string, string> = {};
       if (auth) headers['X-Registry-Auth'] = auth;
       if (contentType) headers['Content-Type'] = contentType;
+      let added = false;
       try {
-        const res = await engine.open('POST', path, { raw: body ?? Buffer.alloc(0), headers });
+        const bodyWriter = (up: http.ClientRequest) => {
+          added = true;
+          tee?.add(up);
+        };
+        const res = await engine.open('POST', path, tee ? { headers, bodyWriter } : { raw: Buffer.alloc(0), headers });
         if ((res.statusCode ?? 500) >= 300) {
           const chunks: Buffer[] = [];
           for await (const c of res as AsyncIterable<Buffer>) chunks.push(c);
@@ -149,6 +157,7 @@ async function fanOutStream(
         }
         await engine.refreshImages().catch(() => undefined);
       } catch (err) {
+        if (tee && !added) tee.skip();
         const m = `${engine.name}: ${(err as Error).message}`;
         failures.push(m);
         ctx.res.write(JSON.stringify({ status: (err as Error).message, id: engine.name }) + '\n');
@@ -177,8 +186,7 @@ async function imagesCreate(ctx: RequestCtx): Promise<void> {
     return;
   }
   if (fromSrc) {
-    const body = await readBody(ctx.req);
-    await fanOutStream(ctx, engines, `/images/create${ctx.search}`, body, (engine, msg) => ({ ...msg, id: engine.name }));
+    await fanOutStream(ctx, engines, `/images/create${ctx.search}`, fromSrc === '-' ? 'upload' : undefined, (engine, msg) => ({ ...msg, id: engine.name }));
     return;
   }
   throw new HttpError(400, 'fromImage or fromSrc is required');
@@ -191,9 +199,8 @@ async function imagesCreate(ctx: RequestCtx): Promise<void> {
  * prints alike (`node-2: Loaded image: x`).
  */
 async function imagesLoad(ctx: RequestCtx): Promise<void> {
-  const body = await readBody(ctx.req);
   const streamed = new Set<string>();
-  await fanOutStream(ctx, ctx.cluster.healthy(), `/images/load${ctx.search}`, body, (engine, msg) => {
+  await fanOutStream(ctx, ctx.cluster.healthy(), `/images/load${ctx.search}`, 'upload', (engine, msg) => {
     const { stream, ...rest } = msg;
     if (typeof stream !== 'string' || !streamed.has(stream)) {
       if (typeof stream === 'string') streamed.add(stream);

@@ -59,6 +59,8 @@ export interface CallOptions {
   body?: unknown;
   /** Raw request body (already encoded). */
   raw?: Buffer | string;
+  /** Writes the body itself (a streamed upload) instead of `raw`/`body`; called as the request starts. */
+  bodyWriter?: (req: http.ClientRequest) => void;
   headers?: Record<string, string>;
   timeoutMs?: number;
   signal?: AbortSignal;
@@ -118,7 +120,8 @@ export function openRequest(target: EngineTarget, method: string, path: string, 
       if (timer) clearTimeout(timer);
       reject(target.tls ? explainEngineTlsError(err, `${target.host}:${target.port}`) : err);
     });
-    req.end(payload);
+    if (opts.bodyWriter) opts.bodyWriter(req);
+    else req.end(payload);
   });
 }
 

@@ -73,6 +73,9 @@ export interface BodyLimits {
 export const DEFAULT_BODY_LIMITS: Readonly<BodyLimits> = { maxBytes: 16 * 1024 * 1024, maxDepth: 100, idleMs: 30_000 };
 const limits: BodyLimits = { ...DEFAULT_BODY_LIMITS };
 
+/** The error of a body the client gave up sending (counted in the summary, not logged one by one). */
+export const BODY_ABORTED = 'request body aborted';
+
 /** Set once when the server starts (the routes read bodies without the server's context). */
 export function setBodyLimits(l: Partial<BodyLimits>): void {
   Object.assign(limits, l);
@@ -110,7 +113,7 @@ export function readBody(req: http.IncomingMessage, maxBytes = Number.MAX_SAFE_I
       arm();
     };
     const onEnd = () => done();
-    const onError = () => done(new HttpError(400, 'request body aborted'));
+    const onError = () => done(new HttpError(400, BODY_ABORTED));
     if (req.complete && req.readableEnded) return resolve(Buffer.alloc(0));
     req.on('data', onData);
     req.on('end', onEnd);

@@ -15,7 +15,7 @@ import { imageRoutes } from './images';
 import { networkRoutes } from './networks';
 import { nodeRoutes } from './nodes';
 import { CROSS_ORIGIN_REFUSED, DEFAULT_CONNECTION_LIMITS, isRefusedCrossOrigin, limitConnections, RefusalSummary } from './guard';
-import { HttpError, sendError, setBodyLimits, socketError } from './respond';
+import { BODY_ABORTED, HttpError, sendError, setBodyLimits, socketError } from './respond';
 import { Router, type ApiContext } from './router';
 import { systemRoutes } from './system';
 
@@ -85,6 +85,7 @@ export function createApiServer(api: ApiContext, tlsOptions?: TlsOptions): http.
       if (!(err instanceof HttpError)) log.error('API handler failed', { method, path: t.path, error: errorMessage(err) });
       else log.debug('API error', { method, path: t.path, status, error: err.message });
       // The rest of an oversized or stalled body is never read: the connection cannot be reused.
+      if (err instanceof HttpError && err.message === BODY_ABORTED) summary.note('body aborted');
       if (status === 413 || status === 408) {
         summary.note(status === 413 ? 'body too large' : 'body stalled');
         res.setHeader('Connection', 'close');

@@ -558,9 +558,25 @@ class GrpcConnection {
     this.resumeClient();
   }
 
-  /** The held calls belong on another engine: GOAWAY makes the client retry them on a new connection. */
+  /**
+   * The held calls belong on another engine: GOAWAY makes the client retry them on a new connection.
+   * grpc-go retries a call that way only once: a Solve moved before gets an error instead.
+   */
   private redirect(target: Engine): void {
     log.info('BuildKit build goes to another node; the client reconnects', { from: this.engine?.name, to: target.name });
+    for (const c of this.calls) {
+      if (c.kind !== 'solve' || !c.message) continue;
+      const info = (c.solve ??= solveInfo(c.message));
+      if (!info.ref) continue;
+      if (!this.reg.get(`moved:${info.ref}`)) {
+        this.reg.set(`moved:${info.ref}`, target.addr);
+        continue;
+      }
+      const msg = `this build needs another node than the build its client connection serves on ${this.engine?.name}, and was moved once already: builds for different nodes at once over one client (buildx bake targets) must run one at a time`;
+      this.toClient(grpcErrorFrame(c.id, GRPC.FAILED_PRECONDITION, msg));
+      this.reg.fail(`ref:${info.ref}`, msg);
+      if (info.session) this.reg.fail(`session:${info.session}`, msg);
+    }
     this.toClient(goAwayFrame(this.maxForwarded));
     this.draining = true;
     this.decided = { pieces: this.held.length, calls: this.calls.length };

@@ -103,6 +103,16 @@ describe('bodies', () => {
   });
 });
 
+test('bodies that are JSON but not objects are a 400 on the object routes', async () => {
+  for (const path of ['/volumes/create', '/networks/create', '/networks/x/connect']) {
+    for (const body of ['123', 'null', '[]']) {
+      const r = await fetch(`${base}${path}`, { method: 'POST', body, headers: { 'Content-Type': 'application/json' } });
+      expect({ path, body, status: r.status }).toEqual({ path, body, status: 400 });
+      expect(((await r.json()) as { message: string }).message).toBe('request body must be a JSON object');
+    }
+  }
+});
+
 describe('browsers', () => {
   test('a request with an Origin header is refused without --api-enable-cors', async () => {
     const r = await fetch(`${base}/containers/x/start`, { method: 'POST', headers: { Origin: 'http://evil.example' } });

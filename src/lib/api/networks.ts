@@ -6,7 +6,7 @@ import { PlacementError, newSwarmId } from '../manager/scheduling';
 import { AFFINITIES_LABEL, CONSTRAINTS_LABEL, WHITELISTS_LABEL } from '../scheduler/index';
 import { passThrough, requireContainer } from './containers';
 import { forward, proxyTo } from './proxy';
-import { HttpError, labelsMatch, matchesPattern, parseFilters, readBody, readJson, sendEmpty, sendJson } from './respond';
+import { HttpError, labelsMatch, matchesPattern, parseFilters, readBody, readJsonObject, sendEmpty, sendJson } from './respond';
 import type { RequestCtx, Router } from './router';
 
 const BUILTIN = new Set(['bridge', 'host', 'none']);
@@ -91,7 +91,7 @@ function projectColocation(ctx: RequestCtx, labels: Record<string, string>): str
 }
 
 async function createNetwork(ctx: RequestCtx): Promise<void> {
-  const body = await readJson<NetworkCreateBody | null>(ctx.req);
+  const body = await readJsonObject<NetworkCreateBody>(ctx.req);
   if (!body?.Name) throw new HttpError(400, 'network name is required');
   let engine: Engine | undefined;
   const slash = String(body.Name).indexOf('/');
@@ -123,7 +123,7 @@ async function inspectNetwork(ctx: RequestCtx): Promise<void> {
 
 function connectOrDisconnect(op: 'connect' | 'disconnect') {
   return async (ctx: RequestCtx) => {
-    const body = await readJson<NetworkConnectBody | null>(ctx.req);
+    const body = await readJsonObject<NetworkConnectBody>(ctx.req);
     if (!body?.Container) throw new HttpError(400, 'Container is required');
     const { engine, container } = requireContainer(ctx.cluster, String(body.Container));
     const ref = ctx.params.id!;
@@ -171,7 +171,7 @@ export function listVolumes(engines: Engine[], query: URLSearchParams): { Volume
 }
 
 async function createVolume(ctx: RequestCtx): Promise<void> {
-  const body = await readJson<VolumeCreateBody>(ctx.req, {});
+  const body = await readJsonObject<VolumeCreateBody>(ctx.req, {});
   const labels = stringLabels(body.Labels);
   let engines: Engine[];
   const name = String(body.Name ?? '');

@@ -227,3 +227,10 @@ export function labelsMatch(labels: Readonly<Record<string, string>> | null | un
 export function truthy(v: string | null): boolean {
   return v !== null && v !== '' && v !== '0' && v.toLowerCase() !== 'false';
 }
+
+/** A JSON body that must be an object (`123`, `null` or a list are a 400, never a crash later). */
+export async function readJsonObject<T extends object>(req: http.IncomingMessage, fallback?: T): Promise<T> {
+  const v = await readJson<unknown>(req, fallback);
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new HttpError(400, 'request body must be a JSON object');
+  return v as T;
+}

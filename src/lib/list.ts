@@ -3,6 +3,8 @@ import { createDiscovery } from './discovery/registry';
 import type { DiscoveryConfig } from './discovery/types';
 import { parseDuration } from './duration';
 import { UserError } from './errors';
+import { paintState } from './cli/color';
+import { formatTable } from './cli/table';
 
 export async function listNodes(url: string, timeout: string, config: Omit<DiscoveryConfig, 'heartbeatMs' | 'ttlMs'>): Promise<string[]> {
   const timeoutMs = parseDuration(timeout, '--timeout');
@@ -20,4 +22,46 @@ export async function listNodes(url: string, timeout: string, config: Omit<Disco
     clearTimeout(timer);
     stop.abort();
   }
+}
+
+export interface NodeProbe {
+  addr: string;
+  /** answers, unreachable, or not probed (TLS engines need certificates this command does not have). */
+  state: 'answers' | 'unreachable' | 'not probed (TLS)';
+  name: string;
+  version: string;
+}
+
+/**
+ * Asks each engine its name and version (`GET /info`), a few at a time, each bounded by `timeoutMs`:
+ * what the table shows beside each address (discovery only knows addresses).
+ */
+export async function probeNodes(addrs: readonly string[], timeoutMs = 2000, concurrency = 32): Promise<NodeProbe[]> {
+  const out: NodeProbe[] = new Array(addrs.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < addrs.length) {
+      const i = next++;
+      const addr = addrs[i]!;
+      if (addr.endsWith(':2376')) {
+        out[i] = { addr, state: 'not probed (TLS)', name: '', version: '' };
+        continue;
+      }
+      try {
+        const r = await fetch(`http://${addr}/info`, { signal: AbortSignal.timeout(timeoutMs) });
+        const info = (await r.json()) as { Name?: unknown; ServerVersion?: unknown };
+        out[i] = { addr, state: 'answers', name: typeof info.Name === 'string' ? info.Name : '', version: typeof info.ServerVersion === 'string' ? info.ServerVersion : '' };
+      } catch {
+        out[i] = { addr, state: 'unreachable', name: '', version: '' };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, addrs.length) }, worker));
+  return out;
+}
+
+/** `swarm list --format table`: address, engine name, whether it answers, its version. */
+export function formatNodeTable(probes: readonly NodeProbe[]): string {
+  const rows = [['ADDRESS', 'NAME', 'ENGINE', 'VERSION'], ...probes.map((p) => [p.addr, p.name || '-', p.state, p.version || '-'])];
+  return formatTable(rows, (column, cell) => (column === 2 ? paintState(cell) : cell));
 }

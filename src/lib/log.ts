@@ -2,7 +2,7 @@
  * Leveled logger. Logs go to stderr so stdout stays free for results (tokens, node lists)
  * that scripts consume. (Swarm v1 logged to stdout; we deliberately differ.)
  */
-import chalk from 'chalk';
+import { color as chalk } from './cli/color';
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'fatal'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];

@@ -11,6 +11,8 @@ import { NODES_PATH } from './api/nodes';
 import { UserError, errorMessage } from './errors';
 import { parseListenAddress, type ListenAddress } from './listen';
 import { TLS_MIN_VERSION } from './tls';
+import { paintState } from './cli/color';
+import { formatTable } from './cli/table';
 
 export interface ManagerTarget {
   /** As given (for messages). */
@@ -140,8 +142,8 @@ export function formatAvailabilityTable(nodes: readonly NodeAvailability[]): str
       n.Since || '-',
     ]),
   ];
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('   ')).join('\n');
+  // Status and availability coloured (Healthy green, Unhealthy red, Pending and drain yellow).
+  return formatTable(rows, (column, cell) => (column === 2 || column === 3 ? paintState(cell) : cell));
 }
 
 /** What `swarm node drain|activate` prints: the outcome on stdout, a warning when it is not persisted. */

@@ -205,6 +205,34 @@ describe('token discovery end to end', () => {
   });
 });
 
+describe('swarm list output', () => {
+  test('plain when piped; --format table shows each engine with its name, state and version, coloured unless NO_COLOR', async () => {
+    const { createServer } = await import('node:http');
+    const fake = createServer((req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ Name: 'engine-a', ServerVersion: '26.1.5' }));
+    });
+    await new Promise<void>((r) => fake.listen(0, '127.0.0.1', () => r()));
+    const up = `127.0.0.1:${(fake.address() as { port: number }).port}`;
+    const down = `127.0.0.1:${await freePort()}`;
+    try {
+      const plain = await swarm.run(['list', `nodes://${up},${down}`]);
+      expect(plain.stdout).toBe([up, down].sort().join('\n') + '\n');
+      const table = await swarm.run(['list', '--format', 'table', `nodes://${up},${down}`]);
+      const lines = table.stdout.trimEnd().split('\n');
+      expect(lines[0]).toMatch(/^ADDRESS +NAME +ENGINE +VERSION$/);
+      expect(lines.find((l) => l.startsWith(up))).toMatch(new RegExp(`^${up} +engine-a +answers +26\\.1\\.5$`));
+      expect(lines.find((l) => l.startsWith(down))).toMatch(/ +- +unreachable +-$/);
+      const coloured = await swarm.run(['list', '--format', 'table', `nodes://${up}`], { env: { NO_COLOR: '', FORCE_COLOR: '1' } });
+      expect(coloured.stdout).toContain('\x1b[32manswers\x1b[39m');
+      const uncoloured = await swarm.run(['list', '--format', 'table', `nodes://${up}`], { env: { NO_COLOR: '1', FORCE_COLOR: '1' } });
+      expect(uncoloured.stdout).not.toContain('\x1b[');
+    } finally {
+      fake.close();
+    }
+  });
+});
+
 describe('token server protocol', () => {
   test('bad requests get a 4xx with a message and the server keeps serving', async () => {
     const token = (await (await fetch(`${base}/clusters`, { method: 'POST' })).text()).trim();

@@ -4,7 +4,7 @@
  * before the command; bin/swarm.ts moves them after it (src/lib/cli/argv.ts), so both places work.
  */
 import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
-import chalk from 'chalk';
+import { color as chalk } from './color';
 import { errorMessage, UserError } from '../errors';
 import { LOG_LEVELS, setLogLevel, type LogLevel } from '../log';
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs, builds, type-checks and runs every test; ends with one line "N passed, N failed".
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 bash scripts/install.sh || { echo "0 passed, 1 failed"; exit 1; }
 npm run --silent build || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
@@ -10,6 +10,11 @@ failed_steps=0
 if ! npx --no-install tsc --noEmit -p .; then
   echo "type check failed" >&2
   failed_steps=1
+fi
+# Shell scripts: shellcheck's warnings and errors fail the run.
+if ! shellcheck -S warning scripts/*.sh .ci/run; then
+  echo "shellcheck failed" >&2
+  failed_steps=$((failed_steps + 1))
 fi
 
 log=$(mktemp)

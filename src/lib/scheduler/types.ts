@@ -21,7 +21,7 @@ export interface ContainerSnapshot {
   /** running, exited, created, paused, restarting, dead; `pending` for a reservation not yet created. */
   state: string;
   labels: Record<string, string>;
-  /** Reserved CPUs (Swarm reads CpuShares as a CPU count) and memory bytes. */
+  /** Reserved CPUs (`-c` read as a CPU count, or `--cpus`: see containerCpus) and memory bytes. */
   cpus: number;
   memory: number;
   portBindings: PortBinding[];
@@ -79,7 +79,7 @@ export interface ContainerRequest {
   reschedulePolicies: string[];
   /** HostConfig.Memory in bytes (0 = no reservation). */
   memory: number;
-  /** HostConfig.CpuShares reinterpreted as a number of CPUs (0 = no reservation). */
+  /** CPUs reserved: HostConfig.CpuShares read as a number of CPUs, or NanoCpus (`--cpus`); see requestedCpus. */
   cpus: number;
   /** HostConfig.PortBindings flattened, in body order. */
   portBindings: PortBinding[];

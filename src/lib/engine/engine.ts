@@ -12,9 +12,13 @@ import { EngineHealth, isConnectionError, STATE_LABEL, type HealthTransition } f
 import { call, callJson, EngineHttpError, openRequest, targetOf, type CallOptions, type EngineTarget, type RawResponse } from './http';
 import type { ContainerInspect, ContainerSummary, DockerEvent, EngineInfo, EngineVersion, ImageSummary, NetworkResource, Volume, VolumeListResponse } from './docker-types';
 import { DEFAULT_MAX_OBJECT_BYTES, JsonStreamParser } from './jsonstream';
+import { EventCursor, eventNano } from './event-cursor';
+import { engineCallError, eventCaughtUp, eventDuplicate, eventStreamReconnect } from '../metrics/metrics';
 import { containerInspectProblem, containerSummaryProblem, imageProblem, networkProblem, usableRecords, volumeProblem } from './validate';
 import type { EngineTls } from '../tls';
 import { MIN_API_VERSION, negotiateApiVersion } from './version';
+// The scheduler's rule, so `docker info` and placement agree on capacity (v1's integer percent).
+import { withOvercommit } from '../scheduler/strategies/strategy';
 
 export interface EngineOptions {
   refreshMinMs: number;
@@ -99,11 +103,11 @@ export class Engine {
   }
 
   get cpus(): number {
-    return Math.floor((this.rawCpus * (100 + Math.round(this.opts.overcommit * 100))) / 100);
+    return withOvercommit(this.rawCpus, this.opts.overcommit);
   }
 
   get memory(): number {
-    return Math.floor((this.rawMemory * (100 + Math.round(this.opts.overcommit * 100))) / 100);
+    return withOvercommit(this.rawMemory, this.opts.overcommit);
   }
 
   isHealthy(): boolean {
@@ -119,8 +123,12 @@ export class Engine {
 
   private report(t: HealthTransition): void {
     if (t) this.hooks.onTransition(this, t);
+    // A stream that was open while the engine was unreachable may be stalled (a cut link sends no
+    // reset): once the engine answers again it is reopened, catching up from where it got to.
+    if (t === 'disconnect') this.streamStale = true;
     if (t === 'reconnect') {
       this.kick();
+      if (this.streamStale) this.stream?.abort();
       this.startEvents();
     }
   }
@@ -131,6 +139,7 @@ export class Engine {
   }
 
   noteFailure(err: unknown): void {
+    engineCallError(this.name || this.addr, isConnectionError(err));
     this.report(this.health.failure(errorMessage(err), isConnectionError(err)));
   }
 
@@ -398,6 +407,11 @@ export class Engine {
   }
 
   private eventsRunning = false;
+  /** Where the /events stream got to; the first stream starts from when the engine was added. */
+  private readonly eventCursor = new EventCursor(Date.now() * 1e6);
+  /** Aborts the open stream only (the loop then reopens it at once). */
+  private stream?: AbortController;
+  private streamStale = false;
 
   private startEvents(): void {
     if (this.eventsRunning || this.stopper.signal.aborted) return;
@@ -409,10 +423,20 @@ export class Engine {
 
   private async eventsLoop(): Promise<void> {
     const stop = this.stopper.signal;
+    let opened = 0;
     while (!stop.aborted) {
+      const stream = new AbortController();
+      this.stream = stream;
       try {
-        const res = await openRequest(this.target, 'GET', this.path('/events'), { signal: stop });
+        // Opened again (the stream broke, the engine restarted or was Unhealthy): the engine replays
+        // what it still holds since the last event seen, and the cursor drops what was seen already.
+        const since = this.eventCursor.since();
+        const openedAt = Date.now() * 1e6;
+        const res = await openRequest(this.target, 'GET', this.path(since ? `/events?since=${since}` : '/events'), { signal: AbortSignal.any([stop, stream.signal]) });
         if (res.statusCode !== 200) throw new Error(`events stream answered HTTP ${res.statusCode}`);
+        res.socket?.setKeepAlive(true, 30_000);
+        if (opened++ > 0) eventStreamReconnect(this.name || this.addr);
+        this.streamStale = false;
         this.noteSuccess();
         // An event too large to be worth parsing (a container with megabytes of labels) is dropped as
         // it streams; the refresh loop, woken now, reads that container instead.
@@ -422,15 +446,26 @@ export class Engine {
         });
         res.setEncoding('utf8');
         for await (const chunk of res as AsyncIterable<string>) {
-          for (const ev of parser.push(chunk)) await this.handleEvent(ev as DockerEvent);
+          for (const ev of parser.push(chunk)) {
+            const event = ev as DockerEvent;
+            if (!this.eventCursor.accept(event)) {
+              eventDuplicate(this.name || this.addr);
+              continue;
+            }
+            if (opened > 1 && eventNano(event) < openedAt) eventCaughtUp(this.name || this.addr);
+            await this.handleEvent(event);
+          }
         }
         if (stop.aborted) break;
+        if (stream.signal.aborted) continue;
         throw Object.assign(new Error('events stream closed by the engine'), { code: 'ECONNRESET' });
       } catch (err) {
         if (stop.aborted) break;
+        if (stream.signal.aborted) continue;
         this.noteFailure(err);
         log.debug('Engine events stream failed', { name: this.name, addr: this.addr, error: errorMessage(err) });
-        await sleep(Math.min(this.health.failureCount + 1, 10) * 1000, stop);
+        // Woken early when the engine comes back (report: reconnect aborts `stream`).
+        await sleep(Math.min(this.health.failureCount + 1, 10) * 1000, AbortSignal.any([stop, stream.signal]));
       }
     }
   }

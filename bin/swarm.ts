@@ -5,8 +5,11 @@
  */
 import type { Interfaces } from '@oclif/core';
 import pjson from '../package.json' with { type: 'json' };
+import { prerenderedHelp, type PrerenderedHelp } from '../src/lib/cli/prerendered-help';
 
 declare const SWARM_GIT_COMMIT: string | undefined;
+/** Every command's help as oclif renders it, embedded by scripts/build.ts (absent when run from source). */
+declare const SWARM_HELP: PrerenderedHelp | undefined;
 
 function printVersion(): never {
   // v1's format: `swarm version 1.2.9 (<commit>)`.
@@ -17,6 +20,15 @@ function printVersion(): never {
 
 const raw = process.argv.slice(2);
 if (raw.length === 1 && (raw[0] === '--version' || raw[0] === '-v')) printVersion();
+if (typeof SWARM_HELP === 'object') {
+  // oclif's user agent, as in its Config.
+  const userAgent = `${pjson.name}/${pjson.version} ${process.platform}-${process.arch === 'ia32' ? 'x86' : process.arch} node-${process.version}`;
+  const text = prerenderedHelp(SWARM_HELP, raw, userAgent);
+  if (text !== undefined) {
+    process.stdout.write(text);
+    process.exit(0);
+  }
+}
 
 // v1 command lines (global flags before the command, `-strategy binpack`) rewritten for oclif, from
 // the commands' own flag definitions.
@@ -56,6 +68,6 @@ const manifest: Interfaces.PJSON = {
   oclif: { ...pjson.oclif, description: GLOBAL_HELP, topicSeparator: ' ', commands: { strategy: 'explicit', identifier: 'COMMANDS', target } },
 };
 
-// Everything is imported after the `--version` check above, so that answers without loading the CLI framework.
+// Everything is imported after the `--version` and help checks above, so those answer without loading the CLI framework.
 const { execute } = await import('@oclif/core');
 await execute({ args: argv, loadOptions: { root: import.meta.dir, pjson: manifest } });

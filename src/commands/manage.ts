@@ -56,6 +56,9 @@ ${DISCOVERY_HELP}`;
     'api-body-timeout': Flags.string({ summary: 'A request body that sends nothing for this long is given up (408).', default: '30s' }),
     'api-max-connections': Flags.integer({ summary: 'Open client connections in all; new ones beyond are closed.', default: 4096 }),
     'api-max-connections-per-client': Flags.integer({ summary: 'Open connections one client address may hold; new ones beyond are closed.', default: 512 }),
+    'events-history': Flags.integer({ summary: 'Events kept for docker events --since/--until (every engine\'s and the manager\'s own, from the manager\'s start); 0 keeps none.', default: 10000 }),
+    'events-max-age': Flags.string({ summary: 'Events older than this are dropped from that history (Go duration).', default: '1h' }),
+    'metrics-addr': Flags.string({ summary: 'Serve the Prometheus /metrics on this host:port (same TLS as -H) instead of on the -H listeners.' }),
     'refresh-on-node-filter': Flags.boolean({ summary: 'docker ps with a node filter first re-reads that engine\'s containers.' }),
     'container-name-refresh-filter': Flags.string({ summary: 'docker ps with this exact name filter first re-reads every engine\'s containers.', default: '' }),
     ...discoveryFlags,
@@ -96,6 +99,9 @@ ${DISCOVERY_HELP}`;
       apiBodyTimeout: flags['api-body-timeout'],
       apiMaxConnections: flags['api-max-connections'],
       apiMaxConnectionsPerClient: flags['api-max-connections-per-client'],
+      eventsHistory: flags['events-history'],
+      eventsMaxAge: flags['events-max-age'],
+      metricsAddr: flags['metrics-addr'],
     });
     const { runManage } = await import('../lib/manager/run');
     await runManage(plan, abortOnSignals());

@@ -5,6 +5,7 @@ import type { CachedContainer, Engine } from '../engine/engine';
 import { errorBodyMessage } from '../engine/http';
 import { primaryNames, type Cluster, type FoundContainer } from '../manager/cluster';
 import { createContainer, CreateError } from '../manager/create';
+import type { PortView } from '../manager/publish-proxy';
 import { containerStatus, rfc3339Nanos } from './format';
 import { forward, hijack, proxyTo } from './proxy';
 import { HttpError, labelsMatch, matchesPattern, parseFilters, patternMatcher, readBody, readJson, sendEmpty, sendJson, truthy } from './respond';
@@ -25,6 +26,11 @@ function rest(path: string, ref: string, id: string): string {
 /** Unspecified host IPs (0.0.0.0, ::, '') become the node's IP, as v1 shows them. */
 function fixPortIp(ip: string | undefined, nodeIp: string): string {
   return !ip || ip === '0.0.0.0' || ip === '::' ? nodeIp : ip;
+}
+
+/** A published port as reported: where the publish proxy listens for it, else on the node (v1). */
+function reportedPort(engine: Engine, proto: string, ip: string | undefined, port: number, publish?: PortView): { ip: string; port: number } {
+  return publish?.managerBinding(engine, proto, ip, port) ?? { ip: fixPortIp(ip, engine.ip), port };
 }
 
 /** The engine lists a binding once for 0.0.0.0 and once for ::; both become the node IP. */
@@ -215,7 +221,7 @@ function containerFilter(filters: Map<string, string[]>): (row: Row) => boolean 
   return (row) => tests.every((t) => t(row));
 }
 
-export function listContainers(cluster: Cluster, query: URLSearchParams, now = Date.now()): ListedContainer[] {
+export function listContainers(cluster: Cluster, query: URLSearchParams, now = Date.now(), publish?: PortView): ListedContainer[] {
   const filters = parseFilters(query.get('filters'));
   const matches = containerFilter(filters);
   const limit = Number(query.get('limit') ?? '-1') || -1;
@@ -256,7 +262,13 @@ export function listContainers(cluster: Cluster, query: URLSearchParams, now = D
       Names: names,
       State: state,
       Status: engine.isHealthy() ? containerStatus(c.inspect?.State, s.Status ?? '', now) : 'Host Down',
-      Ports: dedupe((s.Ports ?? []).map((p) => (p.PublicPort ? { ...p, IP: fixPortIp(p.IP, engine.ip) } : p))),
+      Ports: dedupe(
+        (s.Ports ?? []).map((p) => {
+          if (!p.PublicPort) return p;
+          const r = reportedPort(engine, p.Type ?? 'tcp', p.IP, p.PublicPort, publish);
+          return { ...p, IP: r.ip, PublicPort: r.port };
+        }),
+      ),
     });
   }
   if (before) {
@@ -287,7 +299,11 @@ async function createContainerRoute(ctx: RequestCtx): Promise<void> {
   if (!body || typeof body !== 'object' || Array.isArray(body)) throw new HttpError(400, 'invalid JSON in request body: expected an object');
   const name = (ctx.query.get('name') ?? '').replace(/^\//, '');
   try {
-    const created: unknown = await createContainer(ctx.cluster, ctx.placer, body, name, ctx.req.headers['x-registry-auth'] as string | undefined);
+    // --cluster-opt swarm.session-affinity: next to the session's other containers and networks (soft).
+    const session = ctx.sessions?.session(ctx.req.headers, body);
+    const placementConstraints = ctx.sessions?.constraints(session) ?? [];
+    const created = await createContainer(ctx.cluster, ctx.placer, body, name, ctx.req.headers['x-registry-auth'] as string | undefined, placementConstraints.length ? { placementConstraints } : {});
+    ctx.sessions?.remember(session, ctx.cluster.findContainer(created.Id)?.engine.name);
     sendJson(ctx.res, 201, created);
   } catch (err) {
     if (err instanceof CreateError) throw new HttpError(err.status, err.message);
@@ -302,6 +318,7 @@ async function inspectContainer(ctx: RequestCtx): Promise<void> {
   const r = await forward(ctx.req, engine, `/containers/${container.id}/json${ctx.search}`);
   if (r.status !== 200) throw new HttpError(r.status, errorBodyMessage(r.body));
   const c = JSON.parse(r.body.toString()) as ContainerInspect;
+  await ctx.publish?.settle();
   c.Node = {
     ID: engine.id,
     IP: engine.ip,
@@ -314,7 +331,17 @@ async function inspectContainer(ctx: RequestCtx): Promise<void> {
   const ports = c.NetworkSettings?.Ports;
   if (ports) {
     for (const [k, list] of Object.entries(ports)) {
-      if (list) ports[k] = dedupe(list.map((b) => ({ ...b, HostIp: fixPortIp(b.HostIp, engine.ip) })));
+      const proto = k.split('/')[1] ?? 'tcp';
+      if (list) {
+        ports[k] = dedupe(
+          list.map((b) => {
+            const hostPort = Number(b.HostPort);
+            if (!b.HostPort || !Number.isInteger(hostPort)) return { ...b, HostIp: fixPortIp(b.HostIp, engine.ip) };
+            const r = reportedPort(engine, proto, b.HostIp, hostPort, ctx.publish);
+            return { ...b, HostIp: r.ip, HostPort: String(r.port) };
+          }),
+        );
+      }
     }
   }
   sendJson(ctx.res, 200, c);
@@ -434,7 +461,8 @@ async function commit(ctx: RequestCtx): Promise<void> {
 export function containerRoutes(router: Router): void {
   const list = async (ctx: RequestCtx) => {
     await refreshBeforeList(ctx);
-    sendJson(ctx.res, 200, listContainers(ctx.cluster, ctx.query));
+    await ctx.publish?.settle();
+    sendJson(ctx.res, 200, listContainers(ctx.cluster, ctx.query, Date.now(), ctx.publish));
   };
   router.add('GET', '/containers/json', list);
   router.add('GET', '/containers/ps', list);
@@ -445,7 +473,8 @@ export function containerRoutes(router: Router): void {
   router.add('POST', '/containers/{name*}/rename', renameContainer);
   router.add('DELETE', '/containers/{name*}', removeContainer);
   router.add('POST', '/containers/{name*}/wait', streamProxy('/wait', true));
-  for (const op of ['logs', 'stats', 'top', 'changes', 'export']) router.add('GET', `/containers/{name*}/${op}`, streamProxy(`/${op}`));
+  // stats: see stats.ts (node-qualified names).
+  for (const op of ['logs', 'top', 'changes', 'export']) router.add('GET', `/containers/{name*}/${op}`, streamProxy(`/${op}`));
   router.add('GET|HEAD|PUT', '/containers/{name*}/archive', streamProxy('/archive'));
   router.add('POST', '/containers/{name*}/copy', streamProxy('/copy'));
   router.add('POST', '/containers/{name*}/resize', streamProxy('/resize'));

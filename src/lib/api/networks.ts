@@ -94,6 +94,7 @@ async function createNetwork(ctx: RequestCtx): Promise<void> {
   const body = await readJsonObject<NetworkCreateBody>(ctx.req);
   if (!body?.Name) throw new HttpError(400, 'network name is required');
   let engine: Engine | undefined;
+  const session = ctx.sessions?.session(ctx.req.headers, body);
   const slash = String(body.Name).indexOf('/');
   if (slash > 0) {
     engine = ctx.cluster.engineByNode(body.Name.slice(0, slash));
@@ -102,7 +103,8 @@ async function createNetwork(ctx: RequestCtx): Promise<void> {
   } else {
     try {
       const labels = stringLabels(body.Labels);
-      const node = ctx.placer.pickNodeForLabels(ctx.cluster.snapshot(), labels, projectColocation(ctx, labels));
+      const soft = [...projectColocation(ctx, labels), ...(ctx.sessions?.constraints(session) ?? [])];
+      const node = ctx.placer.pickNodeForLabels(ctx.cluster.snapshot(), labels, soft);
       engine = ctx.cluster.engines.get(node.addr)!;
     } catch (err) {
       if (err instanceof PlacementError) throw new HttpError(err.status, err.message);
@@ -112,6 +114,7 @@ async function createNetwork(ctx: RequestCtx): Promise<void> {
   const r = await forward(ctx.req, engine, '/networks/create', Buffer.from(JSON.stringify(body)));
   if (r.status < 300) await engine.refreshNetworks().catch(() => undefined);
   if (r.status >= 400) throw new HttpError(r.status, errorBodyMessage(r.body));
+  ctx.sessions?.remember(session, engine.name);
   ctx.res.writeHead(201, { 'Content-Type': 'application/json' });
   ctx.res.end(r.body);
 }

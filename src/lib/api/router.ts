@@ -3,6 +3,8 @@ import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Cluster } from '../manager/cluster';
 import type { Placer } from '../manager/scheduling';
+import type { PortView } from '../manager/publish-proxy';
+import type { SessionAffinity } from '../manager/session-affinity';
 import type { ReplicaGate } from './replica';
 import type { ConnectionLimits } from './guard';
 import { HttpError, type BodyLimits } from './respond';
@@ -27,6 +29,10 @@ export interface ApiContext {
   bodyLimits?: Partial<BodyLimits>;
   /** --api-max-connections, --api-max-connections-per-client. */
   connectionLimits?: ConnectionLimits;
+  /** --cluster-opt swarm.publish-proxy: ports are reported as the manager publishes them. */
+  publish?: PortView;
+  /** --cluster-opt swarm.session-affinity: a client session's objects go to one node. */
+  sessions?: SessionAffinity;
 }
 
 export interface RequestCtx extends ApiContext {

@@ -9,14 +9,18 @@ import type { Duplex } from 'node:stream';
 import { refusedClientVersion, stripVersionPrefix } from '../engine/version';
 import { errorMessage } from '../errors';
 import { log } from '../log';
+import { countUpgrade, METRICS_PATH, serveMetrics, trackRequest } from '../metrics/http';
 import { buildkitRoutes } from './buildkit';
 import { containerRoutes } from './containers';
+import { diskUsageRoutes } from './disk-usage';
 import { imageRoutes } from './images';
 import { networkRoutes } from './networks';
 import { nodeRoutes } from './nodes';
+import { pruneRoutes } from './prune';
 import { CROSS_ORIGIN_REFUSED, DEFAULT_CONNECTION_LIMITS, isRefusedCrossOrigin, limitConnections, RefusalSummary } from './guard';
 import { BODY_ABORTED, HttpError, sendError, setBodyLimits, socketError } from './respond';
 import { Router, type ApiContext } from './router';
+import { statsRoutes } from './stats';
 import { systemRoutes } from './system';
 
 export function buildRouter(): Router {
@@ -27,6 +31,9 @@ export function buildRouter(): Router {
   buildkitRoutes(router);
   networkRoutes(router);
   nodeRoutes(router);
+  pruneRoutes(router);
+  diskUsageRoutes(router);
+  statsRoutes(router);
   return router;
 }
 
@@ -44,14 +51,18 @@ function checkVersion(version: string | undefined): void {
   if (refused) throw new HttpError(400, refused);
 }
 
-/** With `tlsOptions` (--tls/--tlsverify) the server is node:https; upgrades (hijack) work the same. */
-export function createApiServer(api: ApiContext, tlsOptions?: TlsOptions): http.Server {
+/**
+ * With `tlsOptions` (--tls/--tlsverify) the server is node:https; upgrades (hijack) work the same.
+ * `metrics`: also answer GET /metrics (unless --metrics-addr moved it to a listener of its own).
+ */
+export function createApiServer(api: ApiContext, tlsOptions?: TlsOptions, opts: { metrics?: boolean } = {}): http.Server {
   const router = buildRouter();
   setBodyLimits(api.bodyLimits ?? {});
   const summary = new RefusalSummary();
   const handler: http.RequestListener = async (req, res) => {
     const t = parseTarget(req.url);
     const method = req.method ?? 'GET';
+    const tracker = trackRequest(req, res);
     res.setHeader('Api-Version', api.cluster.apiVersion());
     if (isRefusedCrossOrigin(req, api.cors)) {
       req.resume();
@@ -70,11 +81,18 @@ export function createApiServer(api: ApiContext, tlsOptions?: TlsOptions): http.
         return;
       }
     }
+    // Each manager's own metrics, replicas' included: not passed to the primary.
+    if (opts.metrics && t.path === METRICS_PATH && t.version === undefined && (method === 'GET' || method === 'HEAD')) {
+      tracker.route(METRICS_PATH);
+      await serveMetrics(req, res, api);
+      return;
+    }
     // Replica (--replication, not the primary): everything but _ping/info/version goes to the primary.
-    if (api.replica?.intercept(req, res, t.path)) return;
+    if (api.replica?.intercept(req, res, t.path)) return tracker.route(undefined, 'to-primary');
     try {
       checkVersion(t.version);
       const m = router.match(method, t.path);
+      tracker.route(m?.route.pattern);
       if (!m) {
         req.resume();
         throw new HttpError(404, 'page not found');
@@ -109,7 +127,9 @@ export function createApiServer(api: ApiContext, tlsOptions?: TlsOptions): http.
       const m = router.match(req.method ?? 'GET', t.path);
       if (!m?.route.upgrade) throw new HttpError(404, 'page not found');
       await m.route.upgrade({ ...api, req, socket, head, params: m.params, query: t.query, path: t.path, search: t.search });
+      countUpgrade(req.method, m.route.pattern, 101);
     } catch (err) {
+      countUpgrade(req.method, undefined, err instanceof HttpError ? err.status : 500);
       socketError(socket, err instanceof HttpError ? err.status : 500, errorMessage(err));
     }
   });

@@ -3,6 +3,8 @@ import os from 'node:os';
 import type { HostConfig } from '../engine/docker-types';
 import type { Engine } from '../engine/engine';
 import { MIN_API_VERSION } from '../engine/version';
+import { eventNano } from '../engine/event-cursor';
+import { MAX_TIMER_MS, parseDuration } from '../duration';
 import type { ClusterEvent } from '../manager/cluster';
 import { containerCpus } from '../scheduler/index';
 import { buildInfo, type NodeView } from './info';
@@ -114,26 +116,73 @@ export function eventMatches(filters: Map<string, string[]>, ev: ClusterEvent): 
   return true;
 }
 
+/** Clients following `docker events` now (NEventsListener of /info, swarm_event_listeners). */
+export function eventListenerCount(): number {
+  return listeners;
+}
+
+/** A Go duration (`10m`, `1h30m`), or undefined for anything else. */
+function relativeMs(text: string, name: string): number | undefined {
+  if (!/^[\d.]+[a-zµ]/.test(text)) return undefined;
+  try {
+    return parseDuration(text, name, Number.MAX_SAFE_INTEGER);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * `since`/`until` of /events, in nanoseconds: `<seconds>[.<fraction>]` as the docker CLI sends them
+ * (it turns `10m` and dates into that itself), or, for other clients, a Go duration before now
+ * (`10m`) or an RFC 3339 time.
+ */
+export function parseEventTime(name: string, raw: string, nowMs = Date.now()): number {
+  const text = raw.trim();
+  const m = /^(\d+)(?:\.(\d{1,9})\d*)?$/.exec(text);
+  if (m) return Number(m[1]) * 1e9 + (m[2] ? Number(m[2].padEnd(9, '0')) : 0);
+  const ago = relativeMs(text, name);
+  if (ago !== undefined) return (nowMs - ago) * 1e6;
+  const t = Date.parse(text);
+  if (!Number.isFinite(t)) throw new HttpError(400, `invalid value for ${name}: ${raw}`);
+  // Date.parse keeps milliseconds: the rest of an RFC 3339 fraction is read here.
+  const frac = /\.(\d{4,9})\d*(?:Z|[+-]\d\d:?\d\d)$/i.exec(text)?.[1];
+  return t * 1e6 + (frac ? Number(frac.padEnd(9, '0').slice(3)) : 0);
+}
+
+/**
+ * `docker events`: with `since`, the events held in the manager's history from then on (every
+ * engine's and its own, in time order; see manager/event-log.ts), then, unless `until` has passed,
+ * the live stream until `until` (or for ever). Filters apply to both. Beyond v1, which had no history.
+ */
 async function events(ctx: RequestCtx): Promise<void> {
+  const sinceRaw = ctx.query.get('since');
   const untilRaw = ctx.query.get('until');
-  let until: number | undefined;
-  if (untilRaw) {
-    until = Number(untilRaw);
-    if (!Number.isFinite(until)) {
-      const t = Date.parse(untilRaw);
-      if (!Number.isFinite(t)) throw new HttpError(400, `invalid value for until: ${untilRaw}`);
-      until = t / 1000;
-    }
+  const now = Date.now();
+  const since = sinceRaw ? parseEventTime('since', sinceRaw, now) : undefined;
+  const until = untilRaw ? parseEventTime('until', untilRaw, now) : undefined;
+  if (since !== undefined && until !== undefined && until < since) {
+    throw new HttpError(400, `\`since\` time (${sinceRaw}) cannot be after \`until\` time (${untilRaw})`);
   }
   const filters = parseFilters(ctx.query.get('filters'));
   const res = ctx.res;
   res.writeHead(200, { ...baseHeaders(), 'Content-Type': 'application/json' });
   res.flushHeaders?.();
+  // The history and the live stream meet without a gap or an overlap: the replay is written and the
+  // listener attached in the same turn of the event loop, and events are published synchronously.
+  if (since !== undefined) {
+    for (const ev of ctx.cluster.events.select(since, until)) if (eventMatches(filters, ev)) res.write(JSON.stringify(ev) + '\n');
+  }
+  if (until !== undefined && until <= now * 1e6) {
+    res.end();
+    return;
+  }
   listeners++;
   await new Promise<void>((resolve) => {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const onEvent = (ev: ClusterEvent) => {
-      if (until !== undefined && (ev.time ?? 0) > until) return done();
+      const nano = eventNano(ev);
+      // Caught up late from a reconnected engine, but outside the window asked for.
+      if ((since !== undefined && nano < since) || (until !== undefined && nano > until)) return;
       if (!eventMatches(filters, ev)) return;
       res.write(JSON.stringify(ev) + '\n');
     };
@@ -144,8 +193,14 @@ async function events(ctx: RequestCtx): Promise<void> {
       res.end();
       resolve();
     };
-    if (until !== undefined) timer = setTimeout(done, Math.max(0, until * 1000 - Date.now()));
+    // A timer waits at most MAX_TIMER_MS: a later `until` is waited for in steps.
+    const arm = () => {
+      const left = (until ?? 0) / 1e6 - Date.now();
+      if (left <= 0) return done();
+      timer = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
+    };
     ctx.cluster.bus.on('event', onEvent);
+    if (until !== undefined) arm();
     res.on('close', () => {
       if (!res.writableEnded) done();
     });

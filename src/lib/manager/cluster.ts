@@ -14,6 +14,8 @@ import { clusterApiVersion } from '../engine/version';
 import { containerCpus, SWARM_ID_LABEL } from '../scheduler/request';
 import type { ContainerSnapshot, ImageSnapshot, NodeSnapshot, PortBinding } from '../scheduler/types';
 import type { DrainState } from './drain';
+import { DEFAULT_EVENT_LOG, EventLog, type EventLogOptions } from './event-log';
+import { discoveryError } from '../metrics/metrics';
 
 export interface ClusterOptions {
   engine: EngineOptions;
@@ -25,6 +27,8 @@ export interface ClusterOptions {
   pullOnCreate?: boolean;
   /** Beyond v1: node availability (drain), see drain.ts; absent = every node active. */
   drain?: DrainState;
+  /** --events-history, --events-max-age: the history `docker events --since` replays. */
+  events?: EventLogOptions;
 }
 
 export interface FoundContainer {
@@ -86,12 +90,15 @@ export function snapshotContainer(c: CachedContainer, engineCpus: number): Conta
 export class Cluster {
   readonly engines = new Map<string, Engine>();
   readonly bus = new EventEmitter();
+  /** Every event published on the bus, in time order, for `docker events --since`. */
+  readonly events: EventLog<ClusterEvent>;
   /** Reservations of creates in flight, per engine address. */
   readonly pending = new Map<string, ContainerSnapshot[]>();
   private stopper = new AbortController();
 
   constructor(readonly opts: ClusterOptions) {
     this.bus.setMaxListeners(0);
+    this.events = new EventLog<ClusterEvent>(opts.events ?? DEFAULT_EVENT_LOG);
   }
 
   // ---- membership -------------------------------------------------------------------------------
@@ -112,7 +119,7 @@ export class Cluster {
       try {
         engine = new Engine(addr, this.opts.engine, {
           onTransition: (e, t) => this.onTransition(e, t),
-          onEvent: (e, ev) => this.bus.emit('event', this.decorate(e, ev)),
+          onEvent: (e, ev) => this.publish(this.decorate(e, ev)),
           engineWithId: (id, self) => [...this.engines.values()].find((o) => o !== self && o.id === id && o.state !== 'pending'),
         });
       } catch (err) {
@@ -143,6 +150,7 @@ export class Cluster {
     const both = AbortSignal.any([signal, this.stopper.signal]);
     void this.pendingLoop(both);
     for await (const ev of discovery.watch(both)) {
+      if (ev.kind === 'error') discoveryError();
       if (ev.kind === 'error') log.error('Discovery error', { discovery: discovery.description, error: errorMessage(ev.error) });
       else this.setEntries(ev.entries);
     }
@@ -186,12 +194,17 @@ export class Cluster {
     return out;
   }
 
+  /** Keeps an event in the history and streams it to the listeners (an event held already is neither). */
+  publish(ev: ClusterEvent): void {
+    if (this.events.append(ev) === 'duplicate') return;
+    this.bus.emit('event', ev);
+  }
+
   emitSwarm(action: string, engine: Engine): void {
     const now = Date.now();
     // With the Engine itself (gone from `engines` after a discovery removal): the rescheduler's feed.
     this.bus.emit('swarm', action, engine);
-    this.bus.emit(
-      'event',
+    this.publish(
       this.decorate(engine, {
         status: action,
         from: 'swarm',

@@ -54,6 +54,11 @@ export interface CreateOptions {
   pullOnCreate?: boolean;
   /** Constraints for the placement only, never written to the container (the rescheduler's choice). */
   placementConstraints?: string[];
+  /**
+   * Create on this node only (its address), still judged by the scheduler. The name then need only
+   * be free on that node: the copies of a global container share it (the engine refuses a second).
+   */
+  node?: string;
 }
 
 interface Attempt {
@@ -72,10 +77,11 @@ function failed(status: number, error: string, extra: Partial<Attempt> = {}): At
   return { ok: false, status, error, afterPull: false, imageMissing: false, ...extra };
 }
 
-async function attempt(cluster: Cluster, placer: Placer, request: ContainerRequest, pull: { auth?: string; onCreate: boolean }, constraints: string[]): Promise<Attempt> {
+async function attempt(cluster: Cluster, placer: Placer, request: ContainerRequest, pull: { auth?: string; onCreate: boolean }, constraints: string[], node?: string): Promise<Attempt> {
   let placement;
   try {
-    placement = placer.place(cluster.snapshot(), request, constraints);
+    const nodes = cluster.snapshot();
+    placement = placer.place(node === undefined ? nodes : nodes.filter((n) => n.addr === node), request, constraints);
   } catch (err) {
     if (err instanceof PlacementError) throw new CreateError(err.status, err.message);
     throw err;
@@ -118,7 +124,7 @@ async function attempt(cluster: Cluster, placer: Placer, request: ContainerReque
 }
 
 export async function createContainer(cluster: Cluster, placer: Placer, body: unknown, name: string, auth?: string, opts: CreateOptions = {}): Promise<IdResponse> {
-  if (name && cluster.nameTaken(name)) throw new CreateError(409, nameConflictMessage(name));
+  if (name && opts.node === undefined && cluster.nameTaken(name)) throw new CreateError(409, nameConflictMessage(name));
   let request;
   try {
     request = placer.prepare(body, name, clusterLocality(cluster));
@@ -131,7 +137,7 @@ export async function createContainer(cluster: Cluster, placer: Placer, body: un
   // Nodes whose engine could not be reached during this create: retries prefer the others (soft).
   const avoid: string[] = [];
   const constraints = () => [...placementConstraints, ...avoid.map((n) => `node!=~${n}`)];
-  let result = await attempt(cluster, placer, request, pull, constraints());
+  let result = await attempt(cluster, placer, request, pull, constraints(), opts.node);
   let retries = 0;
   let rewrites = 0;
   // The engine's "No such image": what the client gets when no retry finds the image, so that its
@@ -153,7 +159,7 @@ export async function createContainer(cluster: Cluster, placer: Placer, body: un
       log.warn(`Failed to create container: ${result.error}, retrying`, { retry: retries, of: cluster.opts.createRetry });
     } else break;
     try {
-      result = await attempt(cluster, placer, request, pull, constraints());
+      result = await attempt(cluster, placer, request, pull, constraints(), opts.node);
     } catch (err) {
       // The nodes holding the image cannot take the container: let the client pull it.
       if (noSuchImage && err instanceof CreateError) break;

@@ -2,6 +2,7 @@
 import { DEFAULT_FILTERS, FILTER_NOT_SUPPORTED, filterNames, STRATEGY_NOT_SUPPORTED, strategyNames } from '../scheduler/index';
 import { parseListenAddress, type ListenAddress } from '../listen';
 import { parseDuration } from '../duration';
+import { DEFAULT_EVENT_LOG, type EventLogOptions } from './event-log';
 import { DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from '../api/guard';
 import { DEFAULT_BODY_LIMITS, type BodyLimits } from '../api/respond';
 import { parseByteSize } from '../size';
@@ -9,6 +10,7 @@ import { UserError } from '../errors';
 import { isHostPortError, parseHostPort } from '../address';
 import { leaderElectionError } from './replication';
 import { checkTlsFlags, loadTlsMaterial, type TlsMaterial } from '../tls';
+import { applyPublishOption, defaultPublishSettings, isPublishOption, PUBLISH_OPTION_NAMES, type PublishSettings } from './publish-options';
 
 export interface ManageInput {
   discoveryUrl: string;
@@ -43,6 +45,10 @@ export interface ManageInput {
   apiBodyTimeout?: string;
   apiMaxConnections?: number;
   apiMaxConnectionsPerClient?: number;
+  /** --events-history, --events-max-age, --metrics-addr. */
+  eventsHistory?: number;
+  eventsMaxAge?: string;
+  metricsAddr?: string;
 }
 
 export interface ManagePlan {
@@ -62,6 +68,8 @@ export interface ManagePlan {
   pullOnCreate?: boolean;
   /** --cluster-opt swarm.drain.state-file=<path>: where node drains are persisted (src/lib/manager/drain.ts). */
   drainStateFile?: string;
+  /** --cluster-opt swarm.publish-proxy*, swarm.session-affinity (src/lib/manager/publish-options.ts). */
+  publish?: PublishSettings;
   discoveryOpts: Record<string, string>;
   tokenServiceUrl?: string;
   cors: boolean;
@@ -75,7 +83,20 @@ export interface ManagePlan {
   experimental: boolean;
   bodyLimits: BodyLimits;
   connectionLimits: ConnectionLimits;
+  /** The history `docker events --since` replays (src/lib/manager/event-log.ts). */
+  events: EventLogOptions;
+  /** --metrics-addr: /metrics on a listener of its own instead of the API's. */
+  metricsListen?: ListenAddress;
   warnings: string[];
+}
+
+/** --events-history and --events-max-age (defaults when absent). */
+export function planEvents(input: ManageInput): EventLogOptions {
+  const maxEvents = input.eventsHistory ?? DEFAULT_EVENT_LOG.maxEvents;
+  if (!Number.isInteger(maxEvents) || maxEvents < 0) throw new UserError('--events-history should be a number of events, 0 or more', 2);
+  const maxAgeMs = input.eventsMaxAge === undefined ? DEFAULT_EVENT_LOG.maxAgeMs : parseDuration(input.eventsMaxAge, '--events-max-age', Number.MAX_SAFE_INTEGER);
+  if (maxAgeMs <= 0) throw new UserError('--events-max-age should be a positive duration', 2);
+  return { maxEvents, maxAgeMs };
 }
 
 /** The API server's limits from their flags (defaults when a flag is absent). */
@@ -99,6 +120,7 @@ export function parseClusterOpts(pairs: readonly string[]): {
   spreadRunningOnly: boolean;
   pullOnCreate: boolean;
   drainStateFile?: string;
+  publish: PublishSettings;
   warnings: string[];
 } {
   let overcommit = 0.05;
@@ -106,6 +128,7 @@ export function parseClusterOpts(pairs: readonly string[]): {
   let spreadRunningOnly = false;
   let pullOnCreate = false;
   let drainStateFile: string | undefined;
+  let publish = defaultPublishSettings();
   const warnings: string[] = [];
   for (const pair of pairs) {
     const i = pair.indexOf('=');
@@ -132,14 +155,16 @@ export function parseClusterOpts(pairs: readonly string[]): {
     } else if (key === 'swarm.drain.state-file') {
       if (!value) throw new UserError('swarm.drain.state-file needs a file path', 2);
       drainStateFile = value;
+    } else if (isPublishOption(key)) {
+      publish = applyPublishOption(publish, key, value);
     } else {
       throw new UserError(
-        `unsupported cluster option ${key} (supported: swarm.overcommit, swarm.createretry, swarm.spread.running-only, swarm.pull-on-create, swarm.drain.state-file)`,
+        `unsupported cluster option ${key} (supported: swarm.overcommit, swarm.createretry, swarm.spread.running-only, swarm.pull-on-create, swarm.drain.state-file, ${PUBLISH_OPTION_NAMES.join(', ')})`,
         2,
       );
     }
   }
-  return { overcommit, createRetry, spreadRunningOnly, pullOnCreate, drainStateFile, warnings };
+  return { overcommit, createRetry, spreadRunningOnly, pullOnCreate, drainStateFile, publish, warnings };
 }
 
 export function planManage(input: ManageInput): ManagePlan {
@@ -157,7 +182,7 @@ export function planManage(input: ManageInput): ManagePlan {
   if (!Number.isInteger(input.failureRetry) || input.failureRetry <= 0) throw new UserError('invalid failure retry count', 2);
   const heartbeatMs = parseDuration(input.heartbeat, '--heartbeat');
   if (heartbeatMs < 1000) throw new UserError('--heartbeat should be at least one second', 2);
-  const { overcommit, createRetry, spreadRunningOnly, pullOnCreate, drainStateFile, warnings: optWarnings } = parseClusterOpts(input.clusterOpts);
+  const { overcommit, createRetry, spreadRunningOnly, pullOnCreate, drainStateFile, publish, warnings: optWarnings } = parseClusterOpts(input.clusterOpts);
   warnings.push(...optWarnings);
   if (input.advertise && isHostPortError(parseHostPort(input.advertise))) {
     throw new UserError('--advertise should be of the form ip:port or hostname:port', 2);
@@ -177,6 +202,8 @@ export function planManage(input: ManageInput): ManagePlan {
   const listen = hosts.map((h) => parseListenAddress(h));
   const tls = tlsPaths ? loadTlsMaterial(tlsPaths) : undefined;
   const apiLimits = planApiLimits(input);
+  const events = planEvents(input);
+  const metricsListen = input.metricsAddr ? parseListenAddress(input.metricsAddr) : undefined;
   return {
     ...apiLimits,
     discoveryUrl: input.discoveryUrl,
@@ -192,6 +219,7 @@ export function planManage(input: ManageInput): ManagePlan {
     spreadRunningOnly,
     pullOnCreate,
     drainStateFile,
+    publish,
     discoveryOpts: input.discoveryOpts,
     tokenServiceUrl: input.tokenServiceUrl,
     cors: input.cors,
@@ -200,6 +228,8 @@ export function planManage(input: ManageInput): ManagePlan {
     tls,
     replication,
     experimental: input.experimental ?? false,
+    events,
+    metricsListen,
     warnings,
   };
 }

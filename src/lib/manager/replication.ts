@@ -15,6 +15,7 @@ import { openStore } from '../kv/open';
 import { kvKey, LEADER_PATH, type HeldLock, type KVBackend, type KVStore } from '../kv/store';
 import { parseStoreUrl } from '../kv/url';
 import { delay } from '../kv/util';
+import { kvError } from '../metrics/metrics';
 
 export const LEADER_ELECTION_BACKENDS: readonly string[] = ['consul', 'etcd', 'zk'];
 export const LEADER_ELECTION_UNSUPPORTED = 'Leader election is only supported with consul, etcd and zookeeper discovery.';
@@ -140,6 +141,7 @@ export class Replication implements ElectionState {
         const lock = this.opts.store.newLock(this.opts.key, this.self, {
           ttlMs: this.opts.ttlMs,
           onError: (err) => {
+            kvError('election');
             // One line per distinct problem, not one per retry.
             if (err.message !== lastError) log.warn('Leader Election: store error, retrying', { error: err.message });
             lastError = err.message;
@@ -148,6 +150,7 @@ export class Replication implements ElectionState {
         held = await lock.acquire(signal);
       } catch (err) {
         if (signal.aborted) break;
+        kvError('election');
         log.error('Leader Election: campaign failed, retrying', { error: errorMessage(err) });
         await delay(retryMs, signal);
         continue;
@@ -179,6 +182,7 @@ export class Replication implements ElectionState {
       try {
         for await (const ev of watchLeader(this.opts.store, this.opts.key, signal)) {
           if (ev.kind === 'error') {
+            kvError('leader-watch');
             // Keep the last known leader: a primary that is alive keeps serving while the store is away.
             log.debug('Leader Election: leader watch error', { error: ev.error.message });
             continue;
@@ -191,6 +195,7 @@ export class Replication implements ElectionState {
         }
       } catch (err) {
         if (signal.aborted) break;
+        kvError('leader-watch');
         log.warn('Leader Election: leader watch failed, retrying', { error: errorMessage(err) });
         await delay(retryMs, signal);
       }

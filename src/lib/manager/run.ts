@@ -10,9 +10,14 @@ import type { ManagePlan } from './plan';
 import { SchedulerPlacer } from './scheduling';
 import { engineTls, serverTlsOptions } from '../tls';
 import { ReplicaGate } from '../api/replica';
-import { setupReplication } from './replication';
+import { discoveryScheme, LEADER_ELECTION_BACKENDS, setupReplication } from './replication';
 import { Rescheduler } from './reschedule';
 import { DrainState } from './drain';
+import { PublishProxy } from './publish-proxy';
+import { publishAddress, sessionAffinityOn } from './publish-options';
+import { SessionAffinity } from './session-affinity';
+import { createMetricsServer } from '../metrics/http';
+import { setKvDiscovery } from '../metrics/metrics';
 
 export const SERVER_VERSION = 'swarm/1.2.9';
 
@@ -45,7 +50,9 @@ export async function runManage(plan: ManagePlan, signal: AbortSignal, version =
     createRetry: plan.createRetry,
     pullOnCreate: plan.pullOnCreate,
     drain,
+    events: plan.events,
   });
+  setKvDiscovery(LEADER_ELECTION_BACKENDS.includes(discoveryScheme(plan.discoveryUrl)));
   const placer = new SchedulerPlacer({ strategy: plan.strategy, filters: plan.filters, overcommit: plan.overcommit, spreadRunningOnly: plan.spreadRunningOnly });
   // Rescheduling on node failure: by the primary only (--replication), else always.
   const rescheduler = new Rescheduler(cluster, placer);
@@ -53,6 +60,12 @@ export async function runManage(plan: ManagePlan, signal: AbortSignal, version =
   const replica = election ? new ReplicaGate(election.replication, plan.tls ? engineTls(plan.tls) : undefined) : undefined;
   if (election) election.replication.onRoleChange((primary) => rescheduler.setActive(primary));
   else rescheduler.setActive(true);
+  // Beyond v1: published ports reachable at the manager's address; a client session's objects on one node.
+  const publish = plan.publish?.proxy
+    ? new PublishProxy(cluster, { addr: publishAddress(plan.publish, plan.listen), maxConnections: plan.publish.maxConnections, idleTimeoutMs: plan.publish.idleTimeoutMs })
+    : undefined;
+  publish?.start();
+  const sessions = plan.publish && sessionAffinityOn(plan.publish) ? new SessionAffinity(cluster) : undefined;
   const servers: http.Server[] = [];
   for (const addr of plan.listen) {
     const server = createApiServer({
@@ -68,11 +81,19 @@ export async function runManage(plan: ManagePlan, signal: AbortSignal, version =
       experimental: plan.experimental,
       bodyLimits: plan.bodyLimits,
       connectionLimits: plan.connectionLimits,
-    }, plan.tls ? serverTlsOptions(plan.tls) : undefined);
+      publish,
+      sessions,
+    }, plan.tls ? serverTlsOptions(plan.tls) : undefined, { metrics: !plan.metricsListen });
     const hint = addr.kind === 'tcp' && addr.port === 2375 ? ' (is Docker already running on this machine?)' : '';
     await listenOn(server, addr, hint);
     servers.push(server);
     log.info(plan.tls ? 'Listening for HTTPS' : 'Listening for HTTP', { addr: formatListenAddress(addr), ...(plan.tls ? { tlsverify: plan.tls.verify } : {}) });
+  }
+  if (plan.metricsListen) {
+    const server = createMetricsServer({ cluster, replica }, plan.tls ? serverTlsOptions(plan.tls) : undefined);
+    await listenOn(server, plan.metricsListen);
+    servers.push(server);
+    log.info('Serving metrics', { addr: formatListenAddress(plan.metricsListen), path: '/metrics' });
   }
   log.info('Manager started', { discovery: discovery.description, strategy: plan.strategy, filters: plan.filters.join(',') });
   const electionDone = election?.run(signal).catch((err: unknown) => log.error('Leader Election stopped', { error: errorMessage(err) }));
@@ -83,6 +104,7 @@ export async function runManage(plan: ManagePlan, signal: AbortSignal, version =
   }
   if (!signal.aborted) await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
   rescheduler.stop();
+  await publish?.stop();
   await electionDone; // resigns leadership so a replica takes over at once
   cluster.stop();
   for (const s of servers) {

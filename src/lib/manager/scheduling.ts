@@ -15,6 +15,8 @@ import {
   osMismatchRetry,
   getFilters,
   getStrategy,
+  globalPlacement,
+  noGlobalTargetMessage,
   parseBuildRequest,
   parseCreateRequest,
   pendingContainer,
@@ -25,11 +27,13 @@ import {
   withLabel,
   type ContainerRequest,
   type ContainerSnapshot,
+  type GlobalPlacement,
   type JsonObject,
   type Locality,
   type NodeSnapshot,
   type PlaceOptions,
 } from '../scheduler/index';
+import { observePlacement } from '../metrics/metrics';
 
 export class PlacementError extends Error {
   constructor(
@@ -75,6 +79,12 @@ export interface Placer {
   pickNodeForLabels(nodes: NodeSnapshot[], labels: Record<string, string>, softConstraints?: string[]): NodeSnapshot;
   /** Every node that passes the filters for an object placed by its labels, best first (a volume). */
   nodesForLabels(nodes: NodeSnapshot[], labels: Record<string, string>): NodeSnapshot[];
+  /**
+   * Beyond v1: the nodes that would take a copy of a global container (scheduler/global.ts), those
+   * holding one of `globalId` already left out. For a new one (no `globalId`), throws
+   * PlacementError with the scheduler's explanation when no node would.
+   */
+  placeGlobal(nodes: NodeSnapshot[], request: ContainerRequest, globalId?: string): GlobalPlacement;
 }
 
 export function newSwarmId(): string {
@@ -123,7 +133,7 @@ export class SchedulerPlacer implements Placer {
 
   place(nodes: NodeSnapshot[], request: ContainerRequest, constraints: string[] = []): Placement {
     const scheduled = constraints.length ? { ...request, constraints: [...request.constraints, ...constraints] } : request;
-    const r = placeContainer(nodes, scheduled, this.placeOptions());
+    const r = observePlacement(() => placeContainer(nodes, scheduled, this.placeOptions()));
     if (!r.ok) throw new PlacementError(r.error.message);
     return { node: r.node, engineBody: engineCreateBody(request, r.node.totalCpus), reservation: pendingContainer(request, '') };
   }
@@ -173,6 +183,12 @@ export class SchedulerPlacer implements Placer {
     const r = placeContainer(nodes, request, this.placeOptions());
     if (!r.ok) throw new PlacementError(r.error.message);
     return r.ranked.map((x) => x.node);
+  }
+
+  placeGlobal(nodes: NodeSnapshot[], request: ContainerRequest, globalId = ''): GlobalPlacement {
+    const placement = globalPlacement(nodes, request, this.placeOptions(), globalId);
+    if (globalId === '' && placement.targets.length === 0) throw new PlacementError(noGlobalTargetMessage(nodes, request, placement, this.placeOptions()));
+    return placement;
   }
 
   pickNode(nodes: NodeSnapshot[], resources = { cpus: 0, memory: 0 }, buildArgs: Record<string, string | null> = {}): NodeSnapshot {

@@ -36,6 +36,9 @@ export {
   containerCpus,
   cpusToShares,
   engineCreateBody,
+  GLOBAL_ENV_KEY,
+  GLOBAL_ID_LABEL,
+  GLOBAL_LABEL,
   goJson,
   hasHardNodeConstraint,
   hasReschedulePolicy,
@@ -75,6 +78,9 @@ export {
   osMismatchRetry,
 } from './implicit';
 export type { LocalNetwork, Locality, LocalVolume } from './implicit';
+
+export { globalIdOf, globalPlacement, isGlobalCreateBody, noGlobalTargetMessage, parseGlobalValue, validateGlobal } from './global';
+export type { GlobalPlacement } from './global';
 
 export { clusterHasImage, findContainer, imageMatches, parseRepositoryTag, truncateId } from './lookup';
 

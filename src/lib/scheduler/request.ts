@@ -12,6 +12,12 @@ export const AFFINITIES_LABEL = `${SWARM_LABEL_NAMESPACE}.affinities`;
 export const WHITELISTS_LABEL = `${SWARM_LABEL_NAMESPACE}.whitelists`;
 export const RESCHEDULE_POLICIES_LABEL = `${SWARM_LABEL_NAMESPACE}.reschedule-policies`;
 export const SWARM_ID_LABEL = `${SWARM_LABEL_NAMESPACE}.id`;
+/** Beyond v1: `true` makes a global container, one copy on every node that accepts it (see global.ts). */
+export const GLOBAL_LABEL = `${SWARM_LABEL_NAMESPACE}.global`;
+/** Beyond v1: shared by the copies of one global container (each copy keeps its own swarm ID). */
+export const GLOBAL_ID_LABEL = `${SWARM_LABEL_NAMESPACE}.global.id`;
+/** `-e global:true`: the Env form of GLOBAL_LABEL. */
+export const GLOBAL_ENV_KEY = 'global';
 
 export const RESCHEDULE_POLICIES = ['off', 'on-node-failure'] as const;
 
@@ -207,6 +213,7 @@ export function parseCreateRequest(body: unknown, name = ''): ContainerRequest {
     ),
   };
 
+  let globalEnv: string | undefined;
   if (Array.isArray(config.Env)) {
     const env: JsonValue[] = [];
     for (const entry of config.Env) {
@@ -218,10 +225,22 @@ export function parseCreateRequest(body: unknown, name = ''): ContainerRequest {
           exprs[ENV_KEYS[key]!].push(entry.slice(colon + 1));
           continue;
         }
+        if (key === GLOBAL_ENV_KEY) {
+          globalEnv = entry.slice(colon + 1);
+          continue;
+        }
       }
       env.push(entry);
     }
     config.Env = env;
+  }
+  if (globalEnv !== undefined) {
+    let written = config.Labels;
+    if (!isObject(written)) {
+      written = {};
+      config.Labels = written;
+    }
+    written[GLOBAL_LABEL] = globalEnv;
   }
 
   for (const kind of KINDS) if (exprs[kind].length > 0) writeLabel(config, LABEL_OF[kind], exprs[kind]);

@@ -3,7 +3,8 @@
  * Bridge mode: for each requested binding with a HostPort, drop nodes where any container (any state,
  * pending ones included) binds that host port on the same IP, or where either side binds every
  * interface ('' / 0.0.0.0 / ::). The protocol is not compared (53/tcp blocks 53/udp); a binding
- * without HostPort (random port) never conflicts.
+ * without HostPort, or with HostPort 0 (both a random port to dockerd; Testcontainers sends 0), never
+ * conflicts.
  * Host mode (`NetworkMode: host`): each ExposedPorts key (`80/tcp`, protocol-sensitive) must not be
  * exposed by another host-mode container on the node.
  */
@@ -17,6 +18,11 @@ function bindsAllInterfaces(hostIp: string): boolean {
   return ALL_INTERFACES.has(hostIp);
 }
 
+/** '' and '0' let dockerd pick the port. */
+function isRandomPort(p: string): boolean {
+  return p === '' || (/^\d+$/.test(p) && Number(p) === 0);
+}
+
 function samePort(a: string, b: string): boolean {
   if (a === b) return true;
   return /^\d+$/.test(a) && /^\d+$/.test(b) && Number(a) === Number(b);
@@ -24,10 +30,10 @@ function samePort(a: string, b: string): boolean {
 
 /** Whether `requested` clashes with a binding a container on `node` already holds. */
 export function portInUse(node: NodeSnapshot, requested: PortBinding): boolean {
-  if (requested.hostPort === '') return false;
+  if (isRandomPort(requested.hostPort)) return false;
   for (const c of node.containers) {
     for (const b of c.portBindings) {
-      if (b.hostPort === '' || !samePort(b.hostPort, requested.hostPort)) continue;
+      if (isRandomPort(b.hostPort) || !samePort(b.hostPort, requested.hostPort)) continue;
       if (requested.hostIp === b.hostIp || bindsAllInterfaces(requested.hostIp) || bindsAllInterfaces(b.hostIp)) {
         return true;
       }

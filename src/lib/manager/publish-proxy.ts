@@ -94,7 +94,7 @@ const LIVE_STATES = new Set(['running', 'paused']);
 const REMEMBERED_PORTS = 10_000;
 
 /** A node-side host IP the manager can reach: wildcard → the node's IP; loopback → none. */
-export function targetHost(hostIp: string | undefined, nodeIp: string): string | undefined {
+function targetHost(hostIp: string | undefined, nodeIp: string): string | undefined {
   if (!hostIp || hostIp === '0.0.0.0' || hostIp === '::') return nodeIp;
   if (hostIp.startsWith('127.') || hostIp === '::1') return undefined;
   return hostIp;
@@ -105,7 +105,7 @@ function targetKey(engineAddr: string, proto: string, host: string, port: number
 }
 
 /** The published ports of a running container, as the node binds them (deduplicated, reachable only). */
-export function publishedPorts(c: CachedContainer, nodeIp: string): { containerPort: string; proto: Proto; target: Target }[] {
+function publishedPorts(c: CachedContainer, nodeIp: string): { containerPort: string; proto: Proto; target: Target }[] {
   const found: { containerPort: string; proto: Proto; target: Target }[] = [];
   const add = (containerPort: string, proto: string, hostIp: string | undefined, hostPort: number) => {
     if (proto !== 'tcp' && proto !== 'udp') return; // sctp: not proxied
@@ -130,7 +130,7 @@ export function publishedPorts(c: CachedContainer, nodeIp: string): { containerP
 }
 
 /** Every published port that should be proxied now: running containers on healthy nodes. */
-export function wantedPorts(engines: ProxiedEngine[]): Map<string, Wanted> {
+function wantedPorts(engines: ProxiedEngine[]): Map<string, Wanted> {
   const wanted = new Map<string, Wanted>();
   for (const e of engines) {
     if (!e.isHealthy()) continue;
@@ -163,6 +163,8 @@ export class PublishProxy implements PortView {
   private readonly listeners = new Map<string, Listener>();
   private readonly byTarget = new Map<string, Listener>();
   private readonly lastPorts = new Map<string, number>();
+  /** Ports that could not be listened on, warned about once (they are retried every resync). */
+  private readonly failing = new Set<string>();
   private open = 0;
   private refused = 0;
   private signature = '';
@@ -287,13 +289,17 @@ export class PublishProxy implements PortView {
         this.listeners.set(w.logical, l);
         this.byTarget.set(targetKey(w.engineAddr, w.proto, w.target.host, w.target.port), l);
         this.remember(w.logical, l.port);
+        this.failing.delete(w.logical);
         log.info('Published port proxied', { port: `${this.opts.addr}:${l.port}/${w.proto}`, to: `${w.target.host}:${w.target.port}`, container: w.container.slice(0, 12) });
         return true;
       } catch (err) {
         lastError = err;
       }
     }
-    log.warn('Published port could not be proxied', { to: `${w.target.host}:${w.target.port}/${w.proto}`, error: errorMessage(lastError) });
+    if (this.failing.has(w.logical)) return false;
+    if (this.failing.size > REMEMBERED_PORTS) this.failing.clear();
+    this.failing.add(w.logical);
+    log.warn('Published port could not be proxied, will retry', { to: `${w.target.host}:${w.target.port}/${w.proto}`, error: errorMessage(lastError) });
     return false;
   }
 

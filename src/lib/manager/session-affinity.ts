@@ -8,9 +8,9 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Engine } from '../engine/engine';
 
-export const SESSION_HEADER = 'x-tc-sid';
+const SESSION_HEADER = 'x-tc-sid';
 /** Labels with the session: Testcontainers for Node and Go, and for Java. */
-export const SESSION_LABELS = ['org.testcontainers.session-id', 'org.testcontainers.sessionId'];
+const SESSION_LABELS = ['org.testcontainers.session-id', 'org.testcontainers.sessionId'];
 const KNOWN_SESSIONS = 10_000;
 const SESSION_ID = /^[\w.:-]{1,128}$/;
 

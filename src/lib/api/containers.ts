@@ -6,7 +6,9 @@ import { errorBodyMessage } from '../engine/http';
 import { primaryNames, type Cluster, type FoundContainer } from '../manager/cluster';
 import { createContainer, CreateError } from '../manager/create';
 import type { PortView } from '../manager/publish-proxy';
+import { isGlobalCreateBody } from '../scheduler/index';
 import { containerStatus, rfc3339Nanos } from './format';
+import { acrossCopies, createGlobal, noSuchContainer } from './global';
 import { forward, hijack, proxyTo } from './proxy';
 import { HttpError, labelsMatch, matchesPattern, parseFilters, patternMatcher, readBody, readJson, sendEmpty, sendJson, truthy } from './respond';
 import type { RequestCtx, Router, UpgradeCtx } from './router';
@@ -14,7 +16,7 @@ import type { RequestCtx, Router, UpgradeCtx } from './router';
 /** The container named in the path, on a healthy node, or the v1 error. */
 export function requireContainer(cluster: Cluster, ref: string): FoundContainer {
   const found = cluster.findContainer(ref);
-  if (!found) throw new HttpError(404, `No such container: ${ref}`);
+  if (!found) throw new HttpError(404, noSuchContainer(cluster, ref));
   if (!found.engine.isHealthy()) throw new HttpError(500, `Container ${ref} running on unhealthy node ${found.engine.name}`);
   return found;
 }
@@ -299,6 +301,8 @@ async function createContainerRoute(ctx: RequestCtx): Promise<void> {
   if (!body || typeof body !== 'object' || Array.isArray(body)) throw new HttpError(400, 'invalid JSON in request body: expected an object');
   const name = (ctx.query.get('name') ?? '').replace(/^\//, '');
   try {
+    // Beyond v1: a global container, one copy on every node (swarm.session-affinity does not apply).
+    if (isGlobalCreateBody(body)) return sendJson(ctx.res, 201, await createGlobal(ctx, body, name, ctx.req.headers['x-registry-auth'] as string | undefined));
     // --cluster-opt swarm.session-affinity: next to the session's other containers and networks (soft).
     const session = ctx.sessions?.session(ctx.req.headers, body);
     const placementConstraints = ctx.sessions?.constraints(session) ?? [];
@@ -468,10 +472,12 @@ export function containerRoutes(router: Router): void {
   router.add('GET', '/containers/ps', list);
   router.add('POST', '/containers/create', createContainerRoute);
   router.add('GET', '/containers/{name*}/json', inspectContainer);
-  router.add('POST', '/containers/{name*}/start', startContainer);
-  for (const op of ['stop', 'kill', 'restart', 'pause', 'unpause', 'update']) router.add('POST', `/containers/{name*}/${op}`, proxyAndRefresh(op));
+  // A global container's name acts on every copy (api/global.ts).
+  router.add('POST', '/containers/{name*}/start', acrossCopies('start', startContainer));
+  for (const op of ['stop', 'kill', 'restart', 'pause', 'unpause'] as const) router.add('POST', `/containers/{name*}/${op}`, acrossCopies(op, proxyAndRefresh(op)));
+  router.add('POST', '/containers/{name*}/update', proxyAndRefresh('update'));
   router.add('POST', '/containers/{name*}/rename', renameContainer);
-  router.add('DELETE', '/containers/{name*}', removeContainer);
+  router.add('DELETE', '/containers/{name*}', acrossCopies('rm', removeContainer));
   router.add('POST', '/containers/{name*}/wait', streamProxy('/wait', true));
   // stats: see stats.ts (node-qualified names).
   for (const op of ['logs', 'top', 'changes', 'export']) router.add('GET', `/containers/{name*}/${op}`, streamProxy(`/${op}`));

@@ -79,6 +79,8 @@ function setAvailability(ctx: RequestCtx, availability: Availability): void {
   } catch (err) {
     throw new HttpError(500, err instanceof Error ? err.message : String(err));
   }
+  // An active node takes the copies of global containers (manager/global.ts).
+  if (availability === 'active') ctx.cluster.bus.emit('swarm', 'node_activate', engine);
   const body: AvailabilityChange = { ...describe(engine, drain), Persisted: drain.persistent, StateFile: drain.stateFile ?? '' };
   sendJson(ctx.res, 200, body);
 }

@@ -5,6 +5,7 @@ import type { Cluster } from '../manager/cluster';
 import type { Placer } from '../manager/scheduling';
 import type { PortView } from '../manager/publish-proxy';
 import type { SessionAffinity } from '../manager/session-affinity';
+import type { GlobalContainers } from '../manager/global';
 import type { ReplicaGate } from './replica';
 import type { ConnectionLimits } from './guard';
 import { HttpError, type BodyLimits } from './respond';
@@ -33,6 +34,8 @@ export interface ApiContext {
   publish?: PortView;
   /** --cluster-opt swarm.session-affinity: a client session's objects go to one node. */
   sessions?: SessionAffinity;
+  /** Global containers: their creates and the calls that act on every copy. */
+  globals?: GlobalContainers;
 }
 
 export interface RequestCtx extends ApiContext {

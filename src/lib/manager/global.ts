@@ -29,6 +29,8 @@ type Desired = 'running' | 'stopped';
 
 /** Copies created at once (each on its own node). */
 const PARALLEL_CREATES = 8;
+/** Node events are gathered this long before a pass: a manager starting sees every engine connect. */
+const PASS_DELAY_MS = 200;
 /** Removed global containers remembered, so a copy on a node that was down is removed on its return. */
 const REMOVED_KEPT = 1024;
 
@@ -140,8 +142,8 @@ export class GlobalContainers {
   private readonly locks = new KeyedLock();
   private readonly removed = new Set<string>();
   private readonly desired = new Map<string, Desired>();
-  /** Nodes that connected or came back since the last pass: their own copies catch up too. */
-  private readonly arrived = new Set<Engine>();
+  /** Nodes that connected or came back since the last pass (true: came back, its cache to be re-read): their own copies catch up too. */
+  private readonly arrived = new Map<Engine, boolean>();
   private dirty = false;
   private running: Promise<void> | undefined;
   private readonly onSwarm = (action: string, engine: Engine) => this.handle(action, engine);
@@ -173,17 +175,18 @@ export class GlobalContainers {
 
   private handle(action: string, engine: Engine): void {
     if (!this.active) return;
-    if (action === 'engine_connect' || action === 'engine_reconnect') this.arrived.add(engine);
+    if (action === 'engine_connect' || action === 'engine_reconnect') this.arrived.set(engine, this.arrived.get(engine) === true || action === 'engine_reconnect');
     else if (action !== 'node_activate') return;
     this.schedulePass();
   }
 
-  /** Node events come in bursts (a manager starting sees every engine connect): one pass at a time, repeated while more are due. */
+  /** One pass at a time, after a short gathering delay, repeated while more are due. */
   private schedulePass(): void {
     this.dirty = true;
     if (this.running) return;
     this.running = (async () => {
       while (this.dirty && this.active) {
+        await new Promise((r) => setTimeout(r, PASS_DELAY_MS));
         this.dirty = false;
         try {
           await this.pass();
@@ -348,10 +351,11 @@ export class GlobalContainers {
 
   /** Every global container gets its copy on every node that accepts it; arrived nodes' copies catch up. */
   private async pass(): Promise<void> {
-    const arrived = [...this.arrived];
+    const arrived = [...this.arrived.keys()];
+    const stale = arrived.filter((e) => this.arrived.get(e));
     this.arrived.clear();
     // A reconnect fires on the first call that succeeds: read the node's containers before judging.
-    await Promise.all(arrived.map((e) => e.refreshContainers().catch(() => undefined)));
+    await Promise.all(stale.map((e) => e.refreshContainers().catch(() => undefined)));
     const ids = new Set<string>();
     for (const engine of this.cluster.registered()) for (const c of engine.containers.values()) {
       const g = copyOf(c);

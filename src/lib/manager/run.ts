@@ -12,6 +12,7 @@ import { engineTls, serverTlsOptions } from '../tls';
 import { ReplicaGate } from '../api/replica';
 import { discoveryScheme, LEADER_ELECTION_BACKENDS, setupReplication } from './replication';
 import { Rescheduler } from './reschedule';
+import { GlobalContainers } from './global';
 import { DrainState } from './drain';
 import { PublishProxy } from './publish-proxy';
 import { publishAddress, sessionAffinityOn } from './publish-options';
@@ -56,10 +57,14 @@ export async function runManage(plan: ManagePlan, signal: AbortSignal, version =
   const placer = new SchedulerPlacer({ strategy: plan.strategy, filters: plan.filters, overcommit: plan.overcommit, spreadRunningOnly: plan.spreadRunningOnly });
   // Rescheduling on node failure: by the primary only (--replication), else always.
   const rescheduler = new Rescheduler(cluster, placer);
+  // Global containers get their copy on nodes that join or come back: also by the primary only.
+  const globals = new GlobalContainers(cluster, placer);
   const election = plan.replication ? await setupReplication(plan.discoveryUrl, plan.discoveryOpts, plan.replication.advertise, plan.replication.ttlMs) : undefined;
   const replica = election ? new ReplicaGate(election.replication, plan.tls ? engineTls(plan.tls) : undefined) : undefined;
   if (election) election.replication.onRoleChange((primary) => rescheduler.setActive(primary));
   else rescheduler.setActive(true);
+  if (election) election.replication.onRoleChange((primary) => globals.setActive(primary));
+  else globals.setActive(true);
   // Beyond v1: published ports reachable at the manager's address; a client session's objects on one node.
   const publish = plan.publish?.proxy
     ? new PublishProxy(cluster, { addr: publishAddress(plan.publish, plan.listen), maxConnections: plan.publish.maxConnections, idleTimeoutMs: plan.publish.idleTimeoutMs })
@@ -83,6 +88,7 @@ export async function runManage(plan: ManagePlan, signal: AbortSignal, version =
       connectionLimits: plan.connectionLimits,
       publish,
       sessions,
+      globals,
     }, plan.tls ? serverTlsOptions(plan.tls) : undefined, { metrics: !plan.metricsListen });
     const hint = addr.kind === 'tcp' && addr.port === 2375 ? ' (is Docker already running on this machine?)' : '';
     await listenOn(server, addr, hint);
@@ -104,6 +110,7 @@ export async function runManage(plan: ManagePlan, signal: AbortSignal, version =
   }
   if (!signal.aborted) await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
   rescheduler.stop();
+  globals.stop();
   await publish?.stop();
   await electionDone; // resigns leadership so a replica takes over at once
   cluster.stop();

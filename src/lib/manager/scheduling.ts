@@ -158,14 +158,18 @@ export class SchedulerPlacer implements Placer {
     return this.place(nodes, this.prepare(body, name));
   }
 
-  pickNodeForLabels(nodes: NodeSnapshot[], labels: Record<string, string>, softConstraints: string[] = []): NodeSnapshot {
-    let request;
+  /** The request an object placed by its labels stands for (its swarm expressions), or a 400. */
+  private requestFromLabels(labels: Record<string, string>): ContainerRequest {
     try {
-      request = parseCreateRequest({ Labels: labels });
+      return parseCreateRequest({ Labels: labels });
     } catch (err) {
       if (err instanceof RequestError) throw new PlacementError(err.message, 400);
       throw err;
     }
+  }
+
+  pickNodeForLabels(nodes: NodeSnapshot[], labels: Record<string, string>, softConstraints: string[] = []): NodeSnapshot {
+    let request = this.requestFromLabels(labels);
     for (const c of softConstraints) if (!hasHardNodeConstraint(request)) request = addConstraint(request, c);
     const r = placeContainer(nodes, request, this.placeOptions());
     if (!r.ok) throw new PlacementError(r.error.message);
@@ -173,13 +177,7 @@ export class SchedulerPlacer implements Placer {
   }
 
   nodesForLabels(nodes: NodeSnapshot[], labels: Record<string, string>): NodeSnapshot[] {
-    let request;
-    try {
-      request = parseCreateRequest({ Labels: labels });
-    } catch (err) {
-      if (err instanceof RequestError) throw new PlacementError(err.message, 400);
-      throw err;
-    }
+    const request = this.requestFromLabels(labels);
     const r = placeContainer(nodes, request, this.placeOptions());
     if (!r.ok) throw new PlacementError(r.error.message);
     return r.ranked.map((x) => x.node);

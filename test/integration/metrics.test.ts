@@ -53,7 +53,7 @@ async function scrape(url = `${host.replace('tcp://', 'http://')}/metrics`, extr
   const out: Samples = new Map();
   for (const line of body.split('\n')) {
     if (!line || line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?) (\S+)$/.exec(line);
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{(?:[^"}]|"(?:[^"\\]|\\.)*")*\})?) (\S+)$/.exec(line);
     if (!m) throw new Error(`not an exposition line: ${line}`);
     out.set(m[1]!, Number(m[2]));
   }
@@ -108,7 +108,7 @@ describe('/metrics over real engines', () => {
     expect(d('swarm_node_reserved_memory_bytes{node="node-1"}')).toBe(0);
     // docker run -d = create + start: both counted with their route and status.
     expect(d('swarm_api_requests_total{class="containers",route="/containers/create",method="POST",status="201"}')).toBe(1);
-    expect(d('swarm_api_requests_total{class="containers",route="/containers/{name*}/start",method="POST",status="204"}')).toBe(1);
+    expect(d('swarm_api_requests_total{class="containers",route="/containers/:name/start",method="POST",status="204"}')).toBe(1);
     expect(d('swarm_api_request_duration_seconds_count{class="containers",route="/containers/create",method="POST"}')).toBe(1);
   }, 60_000);
 

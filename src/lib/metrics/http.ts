@@ -45,6 +45,11 @@ export function routeClass(pattern: string | undefined): string {
   }
 }
 
+/** A route pattern as a label: `/containers/{name*}/start` → `/containers/:name/start`. */
+export function routeLabel(pattern: string | undefined): string {
+  return pattern === undefined ? 'unknown' : pattern.replace(/\{(\w+)\*?\}/g, ':$1');
+}
+
 export interface RequestTracker {
   /** The route that answers (its pattern), once known; never called: 'unknown'. */
   route(pattern: string | undefined, cls?: string): void;
@@ -76,7 +81,7 @@ export function trackRequest(req: http.IncomingMessage, res: http.ServerResponse
   res.once('close', count);
   return {
     route(pattern, cls) {
-      labels.route = pattern ?? 'unknown';
+      labels.route = routeLabel(pattern);
       labels.class = cls ?? routeClass(pattern);
     },
   };
@@ -84,7 +89,7 @@ export function trackRequest(req: http.IncomingMessage, res: http.ServerResponse
 
 /** Counts a hijacked request (attach, exec start): 101 once handed to the engine, else its error status. */
 export function countUpgrade(method: string | undefined, pattern: string | undefined, status: number): void {
-  countApiRequest({ class: routeClass(pattern), route: pattern ?? 'unknown', method: method ?? 'GET' }, status);
+  countApiRequest({ class: routeClass(pattern), route: routeLabel(pattern), method: method ?? 'GET' }, status);
 }
 
 /** What /metrics reads besides the counters: the cluster and this manager's role. */

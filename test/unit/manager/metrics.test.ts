@@ -6,7 +6,7 @@ import { createApiServer } from '../../../src/lib/api/server';
 import { Cluster } from '../../../src/lib/manager/cluster';
 import { SchedulerPlacer } from '../../../src/lib/manager/scheduling';
 import { setLogSink } from '../../../src/lib/log';
-import { routeClass } from '../../../src/lib/metrics/http';
+import { routeClass, routeLabel } from '../../../src/lib/metrics/http';
 import { FakeEngine } from './fake-engine';
 
 const filters = ['health', 'port', 'constraint'];
@@ -33,7 +33,7 @@ async function scrape(): Promise<Map<string, number>> {
   const out = new Map<string, number>();
   for (const line of (await r.text()).split('\n')) {
     if (!line || line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?) (\S+)$/.exec(line);
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{(?:[^"}]|"(?:[^"\\]|\\.)*")*\})?) (\S+)$/.exec(line);
     if (!m) throw new Error(`not an exposition line: ${line}`);
     out.set(m[1]!, Number(m[2]));
   }
@@ -126,5 +126,7 @@ describe('/metrics', () => {
     expect(routeClass('/events')).toBe('system');
     expect(routeClass('/_swarm/nodes')).toBe('nodes');
     expect(routeClass(undefined)).toBe('unknown');
+    expect(routeLabel('/containers/{name*}/start')).toBe('/containers/:name/start');
+    expect(routeLabel('/exec/{id}/json')).toBe('/exec/:id/json');
   });
 });

@@ -84,7 +84,12 @@ export class Router {
     return this;
   }
 
-  /** The route for a request, or whether the path exists under another method. */
+  /** The methods some route takes at `path` (for a 405 when the request's method is not one of them). */
+  methodsAt(path: string): string[] {
+    return [...new Set(this.routes.filter((r) => r.regex.test(path)).map((r) => r.method))];
+  }
+
+  /** The route for a request, or undefined (then see methodsAt). */
   match(method: string, path: string): { route: Route; params: Record<string, string> } | undefined {
     for (const route of this.routes) {
       if (route.method !== method) continue;

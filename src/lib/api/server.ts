@@ -95,6 +95,11 @@ export function createApiServer(api: ApiContext, tlsOptions?: TlsOptions, opts: 
       tracker.route(m?.route.pattern);
       if (!m) {
         req.resume();
+        const allowed = router.methodsAt(t.path);
+        if (allowed.length) {
+          res.setHeader('Allow', allowed.join(', '));
+          throw new HttpError(405, `method ${method} not allowed on ${t.path} (allowed: ${allowed.join(', ')})`);
+        }
         throw new HttpError(404, 'page not found');
       }
       await m.route.handler({ ...api, req, res, params: m.params, query: t.query, path: t.path, search: t.search });

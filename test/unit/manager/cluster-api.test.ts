@@ -93,6 +93,14 @@ describe('API', () => {
     expect(n.status).toBe(404);
   });
 
+  test('a known path with another method is a 405 naming the allowed ones', async () => {
+    const r = await fetch(`${base}/_ping`, { method: 'POST' });
+    expect(r.status).toBe(405);
+    expect(r.headers.get('allow')).toBe('GET, HEAD');
+    expect(((await r.json()) as any).message).toBe('method POST not allowed on /_ping (allowed: GET, HEAD)');
+    expect((await fetch(`${base}/no/such/path`)).status).toBe(404);
+  });
+
   test('a malformed escape in a path is a 400 on plain, upgrade and node routes', async () => {
     for (const path of ['/containers/%zz/json', '/v1.41/images/%E0%A4%A/json', '/_swarm/nodes/%zz/drain']) {
       const r = await fetch(`${base}${path}`, { method: path.endsWith('drain') ? 'POST' : 'GET' });

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(docker.io docker-compose shellcheck python3-docker busybox-static iproute2 btrfs-progs etcd-server zookeeper docker-registry openssl git curl)
+APT_PACKAGES=(docker.io docker-compose shellcheck python3-docker busybox-static iproute2 btrfs-progs etcd-server zookeeper docker-registry openssl git curl musl-tools libzstd-dev qemu-user-static gcc-aarch64-linux-gnu libc6-dev-arm64-cross zstd file)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -2,8 +2,8 @@
  * Help text rendered by oclif at build time (scripts/build.ts runs the binary for every help command
  * line and embeds what it printed), so `swarm --help` and `swarm <command> --help` answer without
  * loading the CLI framework. The text is used only where oclif would print exactly it: 80 columns, no
- * theme file, and bold headers exactly when oclif's colour library would colour; anywhere else oclif
- * renders the help itself, as before.
+ * theme file, and colours (bold headers) plainly on or off as oclif's colour libraries decide; anywhere
+ * else oclif renders the help itself, as before (and wherever OCLIF_COLUMNS is set).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir, release } from 'node:os';
@@ -16,7 +16,7 @@ export const USER_AGENT_MARK = '<%= user-agent %>';
 export interface PrerenderedHelp {
   /** Distinct help texts, with the user agent as USER_AGENT_MARK. */
   texts: string[];
-  /** Command line (words joined by NUL) → index in texts, as printed without colours. */
+  /** Command line (helpKey) → index in texts, as printed without colours. */
   plain: Record<string, number>;
   /** The same with colours on (bold section headers). */
   bold: Record<string, number>;
@@ -34,33 +34,36 @@ export function helpCommandLines(commands: Readonly<Record<string, CommandDef>>)
   return lines;
 }
 
+/** A command line as a key: JSON, so that no two differ only in how words are split (`swarm ''` is not `swarm`). */
 export function helpKey(argv: readonly string[]): string {
-  return argv.join('\0');
+  return JSON.stringify(argv);
 }
 
-/** The width oclif wraps help at (its screen.js). */
-function helpWidth(env: NodeJS.ProcessEnv): number {
-  const columns = Number.parseInt(env.OCLIF_COLUMNS ?? '', 10);
-  if (columns) return columns;
+/** The width oclif wraps help at (its screen.js), where OCLIF_COLUMNS does not set it. */
+function helpWidth(): number {
   if (!process.stdout.isTTY) return 80;
   const width = process.stdout.columns ?? 0;
   return width < 1 ? 80 : Math.max(width, 40);
 }
 
-/** Whether oclif's colour library (ansis, decided once at its load from stdout and the environment) colours output. */
-function colorsOn(env: NodeJS.ProcessEnv): boolean {
-  const isTTY = (!!env.PM2_HOME && !!env.pm_id) || !!env.NEXT_RUNTIME?.includes('edge') || !!process.stdout.isTTY;
+/**
+ * Whether oclif's help would be coloured (bold headers), or undefined where that is not plain to
+ * see. oclif colours only when supports-color finds colour on both stdout and stderr and ansis on
+ * stdout; the cases below are those where both libraries agree for sure.
+ */
+function colorsOn(env: NodeJS.ProcessEnv): boolean | undefined {
+  if ('TEAMCITY_VERSION' in env) return undefined;
   const forced = env.FORCE_COLOR;
-  const parsed = Number.parseInt(forced ?? '', 10);
-  const level = Number.isNaN(parsed) ? (forced === 'false' ? 0 : -1) : parsed;
-  const flagged = process.argv.some((a) => /^-{1,2}color=?(true|always)?$/.test(a));
-  const force = ('FORCE_COLOR' in env && level !== 0) || flagged;
-  if (level === 0 || env.NO_COLOR || process.argv.some((a) => /^-{1,2}(no-color|color=(false|never))$/.test(a))) return false;
-  if (force) return true;
-  // Its detection, reduced to "any colour at all".
-  if (['24bit', 'truecolor', 'ansi256', 'ansi'].includes(env.COLORTERM ?? '') || env.TF_BUILD || env.CI) return true;
-  if (Object.keys(env).some((k) => k.startsWith('TEAMCI'))) return true;
-  return isTTY && !/-mono|dumb/i.test(env.TERM ?? 'undefined');
+  if (forced !== undefined) {
+    if (forced === '0' || forced === 'false') return false;
+    if (['', '1', '2', '3', 'true'].includes(forced)) return !env.NO_COLOR;
+    return undefined;
+  }
+  if (!process.stdout.isTTY || !process.stderr.isTTY) return false;
+  if (env.NO_COLOR) return false;
+  const term = env.TERM ?? '';
+  if ('CI' in env || /-mono|dumb/i.test(term)) return undefined;
+  return /-256(color)?$/i.test(term) || /^screen|^xterm|^vt100|^vt220|^rxvt|color|ansi|cygwin|linux/i.test(term) ? true : undefined;
 }
 
 /** oclif's configuration dir (where a user theme.json changes how help looks). */
@@ -82,13 +85,16 @@ function maybeWsl(): boolean {
 
 /**
  * The help oclif would print for this command line, or undefined when oclif must render it
- * (no such text, other width, a theme, WSL).
+ * (no such text, OCLIF_COLUMNS set, another width, a theme, WSL).
  */
 export function prerenderedHelp(help: PrerenderedHelp, argv: readonly string[], userAgent: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
   const key = helpKey(argv);
   if (!(key in help.plain)) return undefined;
-  if (helpWidth(env) !== 80 || existsSync(join(configDir(env), 'theme.json')) || maybeWsl()) return undefined;
-  const index = (colorsOn(env) ? help.bold : help.plain)[key];
+  // OCLIF_COLUMNS, whatever its value, leaves the rendering to oclif (the tests compare with that).
+  if (env.OCLIF_COLUMNS || helpWidth() !== 80 || existsSync(join(configDir(env), 'theme.json')) || maybeWsl()) return undefined;
+  const colors = colorsOn(env);
+  if (colors === undefined) return undefined;
+  const index = (colors ? help.bold : help.plain)[key];
   const text = index === undefined ? undefined : help.texts[index];
   return text?.replaceAll(USER_AGENT_MARK, userAgent);
 }

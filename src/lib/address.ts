@@ -29,6 +29,3 @@ export function isHostPortError(v: HostPort | { error: string }): v is { error: 
   return 'error' in v;
 }
 
-export function formatHostPort({ host, port }: HostPort): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-}

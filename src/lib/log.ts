@@ -25,10 +25,6 @@ export function setLogLevel(level: LogLevel): void {
   threshold = level;
 }
 
-export function getLogLevel(): LogLevel {
-  return threshold;
-}
-
 /** Redirects log output (tests capture lines this way). */
 export function setLogSink(write: (line: string) => void): void {
   sink = write;

@@ -17,8 +17,6 @@ export class HttpError extends Error {
   }
 }
 
-export const notFound = (what: string) => new HttpError(404, what);
-
 /** Headers of every answer but Api-Version, which the server sets per request from the cluster's version. */
 export function baseHeaders(): Record<string, string> {
   return { 'Docker-Experimental': 'false', 'Ostype': 'linux', Server: 'swarm' };

@@ -10,10 +10,6 @@ export function abortError(): Error {
   return err;
 }
 
-export function isAbortError(err: unknown): boolean {
-  return err instanceof Error && err.name === 'AbortError';
-}
-
 /** Resolves after `ms`, or as soon as `signal` aborts (the discovery loops' sleep). */
 export { sleep as delay } from '../discovery/poll';
 

@@ -235,6 +235,16 @@ describe('containers', () => {
     expect((await ok(['wait', `${P}-rmme`])).trim()).toBe('5');
   });
 
+  test('ps -s shows each container\'s size, asked of its engine', async () => {
+    await ok(['run', '-d', '--name', `${P}-sized`, 'busybox', 'sh', '-c', 'head -c 5000000 /dev/zero > /big; sleep 300']);
+    const size = await waitFor('the file written', async () => {
+      const out = (await ok(['ps', '-s', '--filter', `name=${P}-sized`, '--format', '{{.Size}}'])).trim();
+      return out.startsWith('5') ? out : undefined;
+    }, 20_000, 500);
+    expect(size).toMatch(/^5(\.\d+)?MB \(virtual /);
+    await ok(['rm', '-f', `${P}-sized`]);
+  });
+
   test('cp both ways, export, commit', async () => {
     writeFileSync(join(work, 'hello.txt'), 'copied in\n');
     await ok(['run', '-d', '--name', `${P}-cpy`, 'busybox', 'sleep', '600']);

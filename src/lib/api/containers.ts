@@ -50,6 +50,35 @@ function isJsonObject(v: JsonValue): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/**
+ * `docker ps -s`: sizes are costly for the engine to compute, so they are not cached; they are asked
+ * of the engines that hold listed containers, at once, when a client wants them (a node that does not
+ * answer in time leaves its containers without sizes).
+ */
+async function addSizes(cluster: Cluster, listed: ListedContainer[]): Promise<void> {
+  const wanted = new Set(listed.map((c) => c.Id));
+  const engines = cluster.registered().filter((e) => e.isHealthy());
+  const sizes = new Map<string, { SizeRw?: unknown; SizeRootFs?: unknown }>();
+  await Promise.all(
+    engines.map(async (engine) => {
+      try {
+        const rows = await engine.json<unknown>('GET', '/containers/json?all=1&size=1', { timeoutMs: 60_000 });
+        if (!Array.isArray(rows)) return;
+        for (const r of rows as { Id?: unknown; SizeRw?: unknown; SizeRootFs?: unknown }[]) {
+          if (typeof r?.Id === 'string' && wanted.has(r.Id)) sizes.set(r.Id, { SizeRw: r.SizeRw, SizeRootFs: r.SizeRootFs });
+        }
+      } catch {
+        /* sizes of that node stay unknown */
+      }
+    }),
+  );
+  for (const c of listed) {
+    const s = sizes.get(c.Id);
+    if (typeof s?.SizeRw === 'number') c.SizeRw = s.SizeRw;
+    if (typeof s?.SizeRootFs === 'number') c.SizeRootFs = s.SizeRootFs;
+  }
+}
+
 // ---- list -----------------------------------------------------------------------------------------
 
 /** A `docker ps` entry: the engine's summary with the node-qualified names, fresh state and status. */
@@ -466,7 +495,9 @@ export function containerRoutes(router: Router): void {
   const list = async (ctx: RequestCtx) => {
     await refreshBeforeList(ctx);
     await ctx.publish?.settle();
-    sendJson(ctx.res, 200, listContainers(ctx.cluster, ctx.query, Date.now(), ctx.publish));
+    const listed = listContainers(ctx.cluster, ctx.query, Date.now(), ctx.publish);
+    if (truthy(ctx.query.get('size'))) await addSizes(ctx.cluster, listed);
+    sendJson(ctx.res, 200, listed);
   };
   router.add('GET', '/containers/json', list);
   router.add('GET', '/containers/ps', list);

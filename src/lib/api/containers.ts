@@ -10,7 +10,7 @@ import { isGlobalCreateBody } from '../scheduler/index';
 import { containerStatus, rfc3339Nanos } from './format';
 import { acrossCopies, createGlobal, noSuchContainer } from './global';
 import { forward, hijack, proxyTo } from './proxy';
-import { HttpError, labelsMatch, matchesPattern, parseFilters, patternMatcher, readBody, readJson, sendEmpty, sendJson, truthy } from './respond';
+import { discardBody, HttpError, labelsMatch, matchesPattern, parseFilters, patternMatcher, readBody, readJson, sendEmpty, sendJson, truthy } from './respond';
 import type { RequestCtx, Router, UpgradeCtx } from './router';
 
 /** The container named in the path, on a healthy node, or the v1 error. */
@@ -382,7 +382,7 @@ async function inspectContainer(ctx: RequestCtx): Promise<void> {
 
 async function startContainer(ctx: RequestCtx): Promise<void> {
   const { engine, container } = requireContainer(ctx.cluster, ctx.params.name!);
-  await readBody(ctx.req); // v1 disallows HostConfig on start: the body is ignored
+  await discardBody(ctx.req); // v1 disallows HostConfig on start: the body is ignored
   const r = await forward(ctx.req, engine, `/containers/${container.id}/start${ctx.search}`, Buffer.alloc(0), undefined, 0);
   await engine.refreshContainer(container.id).catch(() => undefined);
   if (r.status === 204 || r.status === 304) return sendEmpty(ctx.res, 204);

@@ -5,7 +5,7 @@ import type { Cluster } from '../manager/cluster';
 import { copiesNamed, type GlobalOp } from '../manager/global';
 import { naturalCompare } from './format';
 import { forward } from './proxy';
-import { HttpError, readBody, sendEmpty } from './respond';
+import { discardBody, HttpError, sendEmpty } from './respond';
 import type { Handler, RequestCtx } from './router';
 
 /** Copies named in a 404 before "and N more". */
@@ -39,7 +39,7 @@ export function acrossCopies(op: GlobalOp, single: Handler): Handler {
     const ref = ctx.params.name!;
     const target = ctx.globals?.targetOf(ref, op);
     if (!ctx.globals || !target) return single(ctx);
-    await readBody(ctx.req); // start takes no HostConfig (as v1), the others no body
+    await discardBody(ctx.req); // start takes no HostConfig (as v1), the others no body
     if (op !== 'rm' && !target.copies.some((f) => f.engine.isHealthy())) {
       const nodes = [...new Set(target.copies.map((f) => f.engine.name))].sort(naturalCompare);
       throw new HttpError(500, `Container ${ref} running on unhealthy node ${nodes.join(', ')}`);

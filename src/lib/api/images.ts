@@ -11,7 +11,7 @@ import { passThrough } from './containers';
 import { UploadTee } from './tee';
 import { forward, proxyTo } from './proxy';
 import { pathMatch } from './path-match';
-import { baseHeaders, HttpError, labelsMatch, parseFilters, patternMatcher, readBody, sendJson, truthy } from './respond';
+import { baseHeaders, discardBody, HttpError, labelsMatch, parseFilters, patternMatcher, readBody, sendJson, truthy } from './respond';
 import type { RequestCtx, Router } from './router';
 
 /** Repository of a tag or digest reference (v1's ParseRepositoryTag): `reg:5000/a:1` → `reg:5000/a`. */
@@ -175,7 +175,7 @@ async function imagesCreate(ctx: RequestCtx): Promise<void> {
   if (fromImage) {
     const tag = ctx.query.get('tag');
     const image = tag ? `${fromImage}${tag.startsWith('sha256:') ? '@' : ':'}${tag}` : fromImage;
-    await readBody(ctx.req);
+    await discardBody(ctx.req);
     await fanOutStream(ctx, engines, `/images/create${ctx.search}`, undefined, (engine, msg) => {
       const out = { ...msg, id: engine.name };
       if (msg.status) out.status = `Pulling ${image}... : ${msg.status}${msg.id && msg.id !== image && msg.id !== tag ? ` ${msg.id}` : ''}`;

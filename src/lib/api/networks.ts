@@ -6,7 +6,7 @@ import { PlacementError, newSwarmId } from '../manager/scheduling';
 import { AFFINITIES_LABEL, CONSTRAINTS_LABEL, WHITELISTS_LABEL } from '../scheduler/index';
 import { passThrough, requireContainer } from './containers';
 import { forward, proxyTo } from './proxy';
-import { HttpError, labelsMatch, matchesPattern, parseFilters, readBody, readJsonObject, sendEmpty, sendJson } from './respond';
+import { discardBody, HttpError, labelsMatch, matchesPattern, parseFilters, readJsonObject, sendEmpty, sendJson } from './respond';
 import type { RequestCtx, Router } from './router';
 
 const BUILTIN = new Set(['bridge', 'host', 'none']);
@@ -219,7 +219,7 @@ async function inspectVolume(ctx: RequestCtx): Promise<void> {
 async function removeVolume(ctx: RequestCtx): Promise<void> {
   const hits = ctx.cluster.findVolumes(ctx.params.name!);
   if (!hits.length) throw new HttpError(404, `get ${ctx.params.name}: no such volume`);
-  await readBody(ctx.req);
+  await discardBody(ctx.req);
   const results = await Promise.all(hits.map(async (h) => ({ h, r: await forward(ctx.req, h.engine, `/volumes/${encodeURIComponent(h.volume.Name)}${ctx.search}`, Buffer.alloc(0)) })));
   await Promise.all(hits.map((h) => h.engine.refreshVolumes().catch(() => undefined)));
   const failed = results.find(({ r }) => r.status >= 300);

@@ -85,6 +85,11 @@ export function setBodyLimits(l: Partial<BodyLimits>): void {
  * configured limit (readJson); callers that buffer other bodies pass their own.
  */
 export function readBody(req: http.IncomingMessage, maxBytes = Number.MAX_SAFE_INTEGER): Promise<Buffer> {
+  return consumeBody(req, maxBytes, true);
+}
+
+/** Reads `req` to its end under the size and idle bounds; keeps the bytes only when `keep`. */
+function consumeBody(req: http.IncomingMessage, maxBytes: number, keep: boolean): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -107,7 +112,7 @@ export function readBody(req: http.IncomingMessage, maxBytes = Number.MAX_SAFE_I
       const b = typeof c === 'string' ? Buffer.from(c) : c;
       size += b.length;
       if (size > maxBytes) return done(new HttpError(413, `request body is larger than ${maxBytes} bytes (the manager's --api-max-body)`));
-      chunks.push(b);
+      if (keep) chunks.push(b);
       arm();
     };
     const onEnd = () => done();
@@ -122,7 +127,7 @@ export function readBody(req: http.IncomingMessage, maxBytes = Number.MAX_SAFE_I
 
 /** Reads and drops a body the route ignores, without keeping it (bounded in time like any body). */
 export async function discardBody(req: http.IncomingMessage): Promise<void> {
-  await readBody(req, Number.MAX_SAFE_INTEGER).catch(() => undefined);
+  await consumeBody(req, Number.MAX_SAFE_INTEGER, false).catch(() => undefined);
 }
 
 /** How deep arrays and objects nest in JSON `text` (strings skipped), stopping once past `limit`. */

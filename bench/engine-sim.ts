@@ -1,9 +1,11 @@
 /**
  * Docker engine simulator: one process serves many simulated Docker engines, one loopback port each,
- * answering the Engine API (v1.41, as Docker 20.10 does) well enough for a cluster manager and for
- * the real docker CLI.
+ * answering the Engine API (v1.41 as Docker 20.10 does, or v1.45 as Docker 26 with --engine 26) well
+ * enough for a cluster manager and for the real docker CLI, with objects rendered from templates
+ * captured on real engines (bench/payloads), and counting the calls it answers (/_sim/calls).
  *
  *   bun bench/engine-sim.ts --nodes 1000 --containers 30 [--base-port 20000] [--host 127.0.0.1] [--latency-ms 0]
+ *                           [--engine 20.10|26] [--workload basic|compose]
  *
  * or, from the benchmark harness:
  *
@@ -27,6 +29,7 @@ import { writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { humanDuration } from '../src/lib/api/format';
+import { loadProfile, type EngineKind, type EngineProfile } from './payloads/profile';
 
 // ---------------------------------------------------------------------------------------------
 // Public interface
@@ -58,7 +61,14 @@ export interface SimulatorOptions {
   autoExit?: boolean;
   /** Engine name prefix (default "sim-"); engine i is named prefix + i. */
   namePrefix?: string;
+  /** Which dockerd's payloads and version to serve (default 20.10; see bench/payloads). */
+  engine?: EngineKind;
+  /** The pre-populated containers: plain ones on the bridge (default) or compose projects. */
+  workload?: Workload;
 }
+
+/** basic: containers of four images on the default bridge; compose: compose projects (see populateCompose). */
+export type Workload = 'basic' | 'compose';
 
 export interface SimEngineInfo {
   /** host:port */
@@ -85,11 +95,6 @@ export interface Simulator {
 // ---------------------------------------------------------------------------------------------
 // Constants
 
-const API_VERSION = '1.41';
-const MIN_API_VERSION = '1.12';
-const ENGINE_VERSION = '20.10.24-sim';
-const GO_VERSION = 'go1.19.7';
-const GIT_COMMIT = '5d6db84';
 const KERNEL = '5.15.0-91-generic';
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 const BUILD_TIME = '2023-04-04T18:41:24.000000000+00:00';
@@ -337,105 +342,6 @@ function makeImage(t: ImageTemplate): Image {
   };
 }
 
-const CONFIG_DEFAULTS: JsonObject = {
-  Hostname: '',
-  Domainname: '',
-  User: '',
-  AttachStdin: false,
-  AttachStdout: false,
-  AttachStderr: false,
-  Tty: false,
-  OpenStdin: false,
-  StdinOnce: false,
-  Env: null,
-  Cmd: null,
-  Image: '',
-  Volumes: null,
-  WorkingDir: '',
-  Entrypoint: null,
-  OnBuild: null,
-  Labels: {},
-};
-
-const HOST_CONFIG_DEFAULTS: JsonObject = {
-  Binds: null,
-  ContainerIDFile: '',
-  LogConfig: { Type: 'json-file', Config: {} },
-  NetworkMode: 'default',
-  PortBindings: {},
-  RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
-  AutoRemove: false,
-  VolumeDriver: '',
-  VolumesFrom: null,
-  CapAdd: null,
-  CapDrop: null,
-  CgroupnsMode: 'host',
-  Dns: [],
-  DnsOptions: [],
-  DnsSearch: [],
-  ExtraHosts: null,
-  GroupAdd: null,
-  IpcMode: 'private',
-  Cgroup: '',
-  Links: null,
-  OomScoreAdj: 0,
-  PidMode: '',
-  Privileged: false,
-  PublishAllPorts: false,
-  ReadonlyRootfs: false,
-  SecurityOpt: null,
-  UTSMode: '',
-  UsernsMode: '',
-  ShmSize: 67_108_864,
-  Runtime: 'runc',
-  ConsoleSize: [0, 0],
-  Isolation: '',
-  CpuShares: 0,
-  Memory: 0,
-  NanoCpus: 0,
-  CgroupParent: '',
-  BlkioWeight: 0,
-  BlkioWeightDevice: [],
-  BlkioDeviceReadBps: null,
-  BlkioDeviceWriteBps: null,
-  BlkioDeviceReadIOps: null,
-  BlkioDeviceWriteIOps: null,
-  CpuPeriod: 0,
-  CpuQuota: 0,
-  CpuRealtimePeriod: 0,
-  CpuRealtimeRuntime: 0,
-  CpusetCpus: '',
-  CpusetMems: '',
-  Devices: [],
-  DeviceCgroupRules: null,
-  DeviceRequests: null,
-  KernelMemory: 0,
-  KernelMemoryTCP: 0,
-  MemoryReservation: 0,
-  MemorySwap: 0,
-  MemorySwappiness: null,
-  OomKillDisable: false,
-  PidsLimit: null,
-  Ulimits: null,
-  CpuCount: 0,
-  CpuPercent: 0,
-  IOMaximumIOps: 0,
-  IOMaximumBandwidth: 0,
-  MaskedPaths: [
-    '/proc/asound',
-    '/proc/acpi',
-    '/proc/kcore',
-    '/proc/keys',
-    '/proc/latency_stats',
-    '/proc/timer_list',
-    '/proc/timer_stats',
-    '/proc/sched_debug',
-    '/proc/scsi',
-    '/sys/firmware',
-  ],
-  ReadonlyPaths: ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
-};
-
 // ---------------------------------------------------------------------------------------------
 // Containers, networks, volumes, events
 
@@ -468,21 +374,22 @@ interface Container {
   imageId: string;
   path: string;
   args: string[];
-  config: JsonObject; // merged over CONFIG_DEFAULTS when shown
-  hostConfig: JsonObject; // merged over HOST_CONFIG_DEFAULTS when shown
+  config: JsonObject; // merged over the profile's Config defaults when shown
+  hostConfig: JsonObject; // merged over the profile's HostConfig defaults when shown
   labels: Record<string, string>;
-  network: string; // network name: bridge, host, none or a user network
+  network: string; // network name: bridge, host, none or a user network (HostConfig.NetworkMode)
+  /** Every network the container is on, the primary first, with its endpoint while running. */
+  endpoints: Endpoint[];
   status: ContainerStatus;
   pid: number;
   exitCode: number;
   startedMs: number; // 0 = never
   finishedMs: number; // 0 = never
   restartCount: number;
-  ip: string;
-  mac: string;
-  endpointId: string;
   sandboxId: string;
   ports: JsonObject | null; // NetworkSettings.Ports while running
+  /** Config.Healthcheck was set: State.Health is shown (healthy once started). */
+  health: boolean;
   mounts: Mount[];
   sizeRw: number;
   sizeRootFs: number;
@@ -490,6 +397,14 @@ interface Container {
   waiters: Waiter[];
   /** What the simulated process printed (only echo prints), for logs and attach. */
   logs: string[];
+}
+
+interface Endpoint {
+  network: string;
+  aliases: string[] | null;
+  ip: string;
+  mac: string;
+  endpointId: string;
 }
 
 interface Attacher {
@@ -583,6 +498,32 @@ interface EngineConfig {
   jitterMs: number;
   autoExit: boolean;
   rng: Rng;
+  profile: EngineProfile;
+  workload: Workload;
+  shared: Shared;
+}
+
+/** What every engine of one simulator shares: the call counter and the engines (for /_sim). */
+interface Shared {
+  engines: Engine[];
+  calls: Map<string, number>;
+  /** TCP connections accepted (a client that keeps its connections alive opens few). */
+  connections: number;
+}
+
+/** `GET /containers/abc/json` → `GET /containers/{id}/json`: calls counted by route. */
+function routeOf(method: string, url: string): string {
+  const qi = url.indexOf('?');
+  const path = (qi < 0 ? url : url.slice(0, qi)).replace(/^\/v[0-9.]+\//, '/');
+  const seg = path.split('/');
+  const top = seg[1] ?? '';
+  if (seg.length > 2 && ['containers', 'images', 'networks', 'volumes', 'exec'].includes(top)) {
+    const fixed = new Set(['json', 'create', 'prune', 'load', 'search', 'get']);
+    if (!(seg.length === 3 && fixed.has(seg[2] ?? ''))) seg[2] = top === 'images' && seg.length > 4 ? '{name}' : '{id}';
+    if (top === 'images' && seg.length > 4) seg.splice(3, seg.length - 4);
+  }
+  const filtered = qi >= 0 && /(^|&)filters=/.test(url.slice(qi + 1)) ? '?filters' : '';
+  return `${method} ${seg.join('/')}${filtered}`;
 }
 
 class Engine {
@@ -606,8 +547,13 @@ class Engine {
   private readonly sockets = new Set<Socket>();
   private readonly attachers = new Map<string, Set<Attacher>>();
   private readonly bootMs = Date.now();
+  private readonly p: EngineProfile;
+  /** Headers every answer carries (dockerd's). */
+  private readonly headers: Record<string, string>;
 
   constructor(private readonly cfg: EngineConfig) {
+    this.p = cfg.profile;
+    this.headers = { 'Api-Version': this.p.apiVersion, 'Docker-Experimental': 'false', Ostype: 'linux', Server: `Docker/${this.p.version} (linux)` };
     const r = cfg.rng;
     const b32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
     const groups: string[] = [];
@@ -665,6 +611,12 @@ class Engine {
   // Population
 
   populate(n: number): void {
+    if (this.cfg.workload === 'compose') this.populateCompose(n);
+    else this.populateBasic(n);
+  }
+
+  /** Containers of the images above with a few labels and ports, on the default bridge. */
+  private populateBasic(n: number): void {
     const r = this.cfg.rng;
     const now = Date.now();
     const apps = ['web', 'api', 'cache', 'worker', 'db'];
@@ -690,61 +642,169 @@ class Engine {
       if (i % 7 === 3) hostConfig = { ...hostConfig, Memory: 268_435_456, CpuShares: 512 };
       const labels: Record<string, string> = { 'com.example.app': app, 'com.example.tier': app === 'web' || app === 'api' ? 'frontend' : 'backend' };
       if (i % 4 === 0) labels['com.example.env'] = 'prod';
-      const imgCfg = image.config;
-      const entry = asStringArray(imgCfg.Entrypoint) ?? [];
-      const finalCmd = cmd ?? asStringArray(imgCfg.Cmd) ?? [];
-      const argv = [...entry, ...finalCmd];
-      const id = r.hex(64);
       const name = i % 3 === 0 ? `${app}-${i}` : this.randomName();
-      const c: Container = {
-        id,
-        name,
-        createdMs,
-        image: image.tags[0]?.replace(/:latest$/, '') ?? image.id,
-        imageId: image.id,
-        path: argv[0] ?? '',
-        args: argv.slice(1),
-        config: this.makeConfig(id, image, { Cmd: cmd, Labels: labels }),
-        hostConfig,
-        labels: { ...asStringMap(imgCfg.Labels), ...labels },
-        network: 'bridge',
-        status: 'created',
-        pid: 0,
-        exitCode: 0,
-        startedMs: 0,
-        finishedMs: 0,
-        restartCount: 0,
-        ip: '',
-        mac: '',
-        endpointId: '',
-        sandboxId: '',
-        ports: null,
-        mounts: [],
-        sizeRw: r.int(1 << 20),
-        sizeRootFs: image.size,
-        exitTimer: undefined,
-        waiters: [],
-      logs: [],
-      };
+      const c = this.newContainer(r.hex(64), name, createdMs, image, { Cmd: cmd, Labels: labels }, hostConfig, ['bridge']);
+      c.sizeRw = r.int(1 << 20);
       this.attachImageVolumes(c, image, createdMs);
-      this.containers.set(id, c);
-      this.byName.set(name, c);
-      if (roll < 0.65) {
-        // running
-        c.startedMs = createdMs + 500 + r.int(2000);
-        if (!this.startNetworking(c, false)) c.startedMs = 0;
-        else {
-          c.status = i % 17 === 16 ? 'paused' : 'running';
-          c.pid = 1000 + r.int(60000);
+      this.settle(c, i, roll, createdMs, now);
+    }
+  }
+
+  /**
+   * Compose projects of five services (web, api, worker, cache, db) as `docker compose up` makes
+   * them, after the project captured on a real engine: its labels, two networks (front, back),
+   * named volumes and a bind mount, healthchecks, a published port, limits and a restart policy.
+   */
+  private populateCompose(n: number): void {
+    const r = this.cfg.rng;
+    const now = Date.now();
+    const services = [
+      { name: 'web', image: 1, nets: ['front', 'back'], volume: 'static', dest: '/usr/share/nginx/html', health: ['CMD', 'wget', '-q', '-O', '/dev/null', 'http://localhost/'], ports: true, limits: true },
+      { name: 'api', image: 0, cmd: ['sh', '-c', 'while true; do sleep 3600; done'], nets: ['front', 'back'], volume: 'data', dest: '/var/lib/app', health: ['CMD-SHELL', 'test -d /var/lib/app || exit 1'] },
+      { name: 'worker', image: 0, cmd: ['sh', '-c', 'while true; do sleep 60; done'], nets: ['back'], volume: 'data', dest: '/var/lib/app' },
+      { name: 'cache', image: 2, nets: ['back'], health: ['CMD', 'redis-cli', 'ping'] },
+      { name: 'db', image: 3, cmd: ['sh', '-c', 'while true; do sleep 3600; done'], nets: ['back'], volume: 'db', dest: '/var/lib/db', health: ['CMD-SHELL', 'test -d /var/lib/db'], limits: true },
+    ];
+    const template = this.p.composeLabels;
+    const version = template['com.docker.compose.version'] ?? '2.26.1';
+    let i = 0;
+    for (let p = 0; i < n; p++) {
+      const project = `${ADJECTIVES[(this.cfg.index + p) % ADJECTIVES.length]}-shop-${p}`;
+      const dir = `/srv/${project}`;
+      const projectLabels = { 'com.docker.compose.project': project, 'com.docker.compose.version': version };
+      for (const net of ['front', 'back']) this.addNetwork(`${project}_${net}`, { ...projectLabels, 'com.docker.compose.network': net, ...(net === 'back' ? { 'com.example.net': 'internal' } : {}) });
+      for (const vol of ['static', 'data', 'db']) {
+        const name = `${project}_${vol}`;
+        this.volumes.set(name, { name, created: isoTime(now - 86_400_000 * 21), labels: { ...projectLabels, 'com.docker.compose.volume': vol }, anonymous: false });
+      }
+      for (const svc of services) {
+        if (i >= n) break;
+        const image = this.images[svc.image] as Image;
+        const createdMs = now - 86_400_000 * 20 + Math.floor(((i + r.float()) / Math.max(n, 1)) * 86_400_000 * 19);
+        const labels: Record<string, string> = {};
+        for (const k of Object.keys(template)) {
+          labels[k] = template[k] ?? '';
+          if (k === 'com.docker.compose.config-hash') labels[k] = r.hex(64);
+          else if (k === 'com.docker.compose.image') labels[k] = image.id;
+          else if (k === 'com.docker.compose.project') labels[k] = project;
+          else if (k === 'com.docker.compose.project.config_files') labels[k] = `${dir}/compose.yaml`;
+          else if (k === 'com.docker.compose.project.working_dir') labels[k] = dir;
+          else if (k === 'com.docker.compose.service') labels[k] = svc.name;
+          else if (k === 'com.example.tier') labels[k] = svc.nets.includes('front') ? 'frontend' : 'backend';
         }
-      } else if (roll < 0.95) {
-        c.startedMs = createdMs + 500 + r.int(2000);
-        c.finishedMs = c.startedMs + r.int(86_400_000);
-        if (c.finishedMs > now) c.finishedMs = now - 1000;
-        c.status = 'exited';
-        c.exitCode = r.pick([0, 0, 0, 1, 137, 143, 2]);
+        labels['com.example.app'] = svc.name;
+        const hostConfig: JsonObject = { ...this.p.composeHostConfig, NetworkMode: `${project}_${svc.nets.at(-1)}`, RestartPolicy: { Name: 'unless-stopped', MaximumRetryCount: 0 } };
+        const mounts: Json[] = [];
+        if (svc.volume) mounts.push({ Type: 'volume', Source: `${project}_${svc.volume}`, Target: svc.dest ?? '/data', VolumeOptions: {} });
+        if (mounts.length) hostConfig.Mounts = mounts;
+        if (svc.ports) {
+          hostConfig.Binds = [`${dir}/conf:/etc/web:ro`];
+          hostConfig.PortBindings = { '80/tcp': [{ HostIp: '', HostPort: String(8000 + p) }], '443/tcp': [{ HostIp: '', HostPort: '' }] };
+        }
+        if (svc.limits) Object.assign(hostConfig, { Memory: 268_435_456, NanoCpus: 500_000_000, MemorySwap: 536_870_912 });
+        const user: JsonObject = {
+          Cmd: svc.cmd ?? null,
+          Labels: labels,
+          Env: ['APP_ENV=production', `SERVICE=${svc.name}`, 'LOG_LEVEL=info'],
+          AttachStdout: true,
+          AttachStderr: true,
+        };
+        if (svc.ports) user.ExposedPorts = { '80/tcp': {}, '443/tcp': {} };
+        if (svc.health) user.Healthcheck = { ...this.p.healthcheck, Test: svc.health };
+        const name = `${project}-${svc.name}-1`;
+        const c = this.newContainer(r.hex(64), name, createdMs, image, user, hostConfig, svc.nets.map((x) => `${project}_${x}`).reverse());
+        for (const ep of c.endpoints) ep.aliases = [name, svc.name];
+        if (svc.ports) c.mounts.push({ Type: 'bind', Source: `${dir}/conf`, Destination: '/etc/web', Mode: 'ro', RW: false, Propagation: 'rprivate' });
+        if (svc.volume) c.mounts.push(this.volumeMount(`${project}_${svc.volume}`, svc.dest ?? '/data', 'z'));
+        c.sizeRw = r.int(1 << 20);
+        this.attachImageVolumes(c, image, createdMs);
+        this.settle(c, i, r.float(), createdMs, now);
+        i++;
       }
     }
+  }
+
+  /** A container as `create` makes it, in the engine's tables, not started. */
+  private newContainer(id: string, name: string, createdMs: number, image: Image, user: JsonObject, hostConfig: JsonObject, networks: string[]): Container {
+    const config = this.makeConfig(id, image, user);
+    const argv = [...(asStringArray(config.Entrypoint) ?? []), ...(asStringArray(config.Cmd) ?? [])];
+    const c: Container = {
+      id,
+      name,
+      createdMs,
+      image: typeof user.Image === 'string' ? user.Image : (image.tags[0]?.replace(/:latest$/, '') ?? image.id),
+      imageId: image.id,
+      path: argv[0] ?? '',
+      args: argv.slice(1),
+      config,
+      hostConfig,
+      labels: asStringMap(config.Labels),
+      network: networks[0] ?? 'none',
+      endpoints: networks.map((network) => ({ network, aliases: null, ip: '', mac: '', endpointId: '' })),
+      status: 'created',
+      pid: 0,
+      exitCode: 0,
+      startedMs: 0,
+      finishedMs: 0,
+      restartCount: 0,
+      sandboxId: '',
+      ports: null,
+      health: asObject(config.Healthcheck) !== undefined,
+      mounts: [],
+      sizeRw: 0,
+      sizeRootFs: image.size,
+      exitTimer: undefined,
+      waiters: [],
+      logs: [],
+    };
+    this.containers.set(id, c);
+    this.byName.set(name, c);
+    return c;
+  }
+
+  /** The pre-populated mix: about 60% running (a few paused), 30% exited, the rest created. */
+  private settle(c: Container, i: number, roll: number, createdMs: number, now: number): void {
+    const r = this.cfg.rng;
+    if (roll < 0.65) {
+      c.startedMs = createdMs + 500 + r.int(2000);
+      if (!this.startNetworking(c, false)) c.startedMs = 0;
+      else {
+        c.status = i % 17 === 16 ? 'paused' : 'running';
+        c.pid = 1000 + r.int(60000);
+      }
+    } else if (roll < 0.95) {
+      c.startedMs = createdMs + 500 + r.int(2000);
+      c.finishedMs = c.startedMs + r.int(86_400_000);
+      if (c.finishedMs > now) c.finishedMs = now - 1000;
+      c.status = 'exited';
+      c.exitCode = r.pick([0, 0, 0, 1, 137, 143, 2]);
+    }
+  }
+
+  /** A user-defined bridge network on the next free 172.x.0.0/16. */
+  private addNetwork(name: string, labels: Record<string, string>): Network {
+    const used = new Set(this.networks.map((n) => n.octet));
+    let octet = 18;
+    while (used.has(octet) && octet < 254) octet++;
+    const n: Network = {
+      id: this.cfg.rng.hex(64),
+      name,
+      driver: 'bridge',
+      scope: 'local',
+      created: isoTime(Date.now() - 86_400_000 * 21),
+      subnet: `172.${octet}.0.0/16`,
+      gateway: `172.${octet}.0.1`,
+      options: {},
+      builtin: false,
+      octet,
+      labels,
+      internal: false,
+      attachable: false,
+      usedIps: new Set(),
+      nextIp: 2,
+    };
+    this.networks.push(n);
+    return n;
   }
 
   private randomName(): string {
@@ -914,9 +974,11 @@ class Engine {
   }
 
   private networkEvent(c: Container, action: 'connect' | 'disconnect'): void {
-    const n = this.lookupNetwork(c.network);
-    if (!n || n.name === 'host' || n.name === 'none') return;
-    this.emit('network', action, n.id, { container: c.id, name: n.name, type: n.driver });
+    for (const ep of c.endpoints) {
+      const n = this.lookupNetwork(ep.network);
+      if (!n || n.name === 'host' || n.name === 'none') continue;
+      this.emit('network', action, n.id, { container: c.id, name: n.name, type: n.driver });
+    }
   }
 
   private allocIp(net: Network): number {
@@ -948,7 +1010,8 @@ class Engine {
       const out: Json[] = [];
       for (const b of bindings) {
         const bo = asObject(b) ?? {};
-        const hostIp = typeof bo.HostIp === 'string' && bo.HostIp ? bo.HostIp : '0.0.0.0';
+        const anyIp = !(typeof bo.HostIp === 'string' && bo.HostIp);
+        const hostIp = anyIp ? '0.0.0.0' : String(bo.HostIp);
         const hp = typeof bo.HostPort === 'string' ? bo.HostPort : '';
         let port = Number.parseInt(hp, 10);
         if (!Number.isFinite(port) || port <= 0) {
@@ -964,34 +1027,39 @@ class Engine {
         }
         claimed.push(port);
         out.push({ HostIp: hostIp, HostPort: String(port) });
+        // dockerd (docker-proxy) binds an unspecified host IP on IPv4 and IPv6 alike.
+        if (anyIp) out.push({ HostIp: '::', HostPort: String(port) });
       }
       ports[key] = out;
     }
     for (const p of claimed) this.usedHostPorts.add(p);
     c.ports = ports;
-    const net = this.lookupNetwork(c.network);
-    if (net && net.octet) {
+    for (const ep of c.endpoints) {
+      const net = this.lookupNetwork(ep.network);
+      if (!net?.octet) continue;
       const n = this.allocIp(net);
-      c.ip = `172.${net.octet}.${n >> 8}.${n & 255}`;
-      c.mac = `02:42:ac:${net.octet.toString(16).padStart(2, '0')}:${(n >> 8).toString(16).padStart(2, '0')}:${(n & 255).toString(16).padStart(2, '0')}`;
-      c.endpointId = this.cfg.rng.hex(64);
+      ep.ip = `172.${net.octet}.${n >> 8}.${n & 255}`;
+      ep.mac = `02:42:ac:${net.octet.toString(16).padStart(2, '0')}:${(n >> 8).toString(16).padStart(2, '0')}:${(n & 255).toString(16).padStart(2, '0')}`;
+      ep.endpointId = this.cfg.rng.hex(64);
     }
     c.sandboxId = this.cfg.rng.hex(64);
     return true;
   }
 
   private stopNetworking(c: Container): void {
-    if (c.ip) {
-      const parts = c.ip.split('.');
-      this.lookupNetwork(c.network)?.usedIps.delete(Number(parts[2]) * 256 + Number(parts[3]));
+    for (const ep of c.endpoints) {
+      if (ep.ip) {
+        const parts = ep.ip.split('.');
+        this.lookupNetwork(ep.network)?.usedIps.delete(Number(parts[2]) * 256 + Number(parts[3]));
+      }
+      ep.ip = '';
+      ep.mac = '';
+      ep.endpointId = '';
     }
     for (const bindings of Object.values(c.ports ?? {})) {
       if (Array.isArray(bindings)) for (const b of bindings) this.usedHostPorts.delete(Number(asObject(b)?.HostPort));
     }
     c.ports = null;
-    c.ip = '';
-    c.mac = '';
-    c.endpointId = '';
     c.sandboxId = '';
   }
 
@@ -1016,49 +1084,32 @@ class Engine {
       if (!validReference(imageRef) && !imageRef.startsWith('sha256:')) throw new ApiError(400, 'invalid reference format');
       throw this.imageNotFound(imageRef);
     }
-    const hostConfig = applyHostConfigDefaults(asObject(body.HostConfig) ?? {});
+    const hostConfig = applyHostConfigDefaults(asObject(body.HostConfig) ?? {}, this.p);
     const netMode = typeof hostConfig.NetworkMode === 'string' ? hostConfig.NetworkMode : 'default';
     const network = netMode === 'default' || netMode === '' ? 'bridge' : netMode;
+    // dockerd 23 and later write the default network mode out as its name.
+    if (network === 'bridge' && this.p.kind !== '20.10') hostConfig.NetworkMode = 'bridge';
     if (!network.startsWith('container:') && !this.lookupNetwork(network)) throw new ApiError(404, `network ${network} not found`);
+    // API 1.44 and later connect a container to every network of EndpointsConfig at create.
+    const endpoints = asObject(asObject(body.NetworkingConfig)?.EndpointsConfig) ?? {};
+    const primary = network.startsWith('container:') ? 'none' : (this.lookupNetwork(network)?.name ?? network);
+    const more = Object.keys(endpoints)
+      .map((k) => this.lookupNetwork(k)?.name)
+      .filter((k): k is string => k !== undefined && k !== primary);
     const user: JsonObject = { ...body };
     delete user.HostConfig;
     delete user.NetworkingConfig;
     const id = this.cfg.rng.hex(64);
     const config = this.makeConfig(id, image, user);
     if (!asStringArray(config.Cmd)?.length && !asStringArray(config.Entrypoint)?.length) throw new ApiError(400, 'No command specified');
-    const argv = [...(asStringArray(config.Entrypoint) ?? []), ...(asStringArray(config.Cmd) ?? [])];
     const plainName = name ? (name.startsWith('/') ? name.slice(1) : name) : this.randomName();
     const createdMs = Date.now();
-    const c: Container = {
-      id,
-      name: plainName,
-      createdMs,
-      image: imageRef,
-      imageId: image.id,
-      path: argv[0] ?? '',
-      args: argv.slice(1),
-      config,
-      hostConfig,
-      labels: asStringMap(config.Labels),
-      network: network.startsWith('container:') ? 'none' : (this.lookupNetwork(network)?.name ?? network),
-      status: 'created',
-      pid: 0,
-      exitCode: 0,
-      startedMs: 0,
-      finishedMs: 0,
-      restartCount: 0,
-      ip: '',
-      mac: '',
-      endpointId: '',
-      sandboxId: '',
-      ports: null,
-      mounts: [],
-      sizeRw: 0,
-      sizeRootFs: image.size,
-      exitTimer: undefined,
-      waiters: [],
-      logs: [],
-    };
+    const c = this.newContainer(id, plainName, createdMs, image, { ...user, Image: imageRef }, hostConfig, [primary, ...more]);
+    for (const ep of c.endpoints) {
+      const cfg = asObject(endpoints[ep.network]) ?? asObject(Object.entries(endpoints).find(([k]) => this.lookupNetwork(k)?.name === ep.network)?.[1]);
+      const aliases = asStringArray(cfg?.Aliases);
+      if (aliases?.length) ep.aliases = aliases;
+    }
     for (const bind of asStringArray(hostConfig.Binds) ?? []) {
       const [src = '', dest = '', mode = ''] = bind.split(':');
       if (!dest) continue;
@@ -1073,8 +1124,6 @@ class Engine {
       }
     }
     this.attachImageVolumes(c, image, createdMs);
-    this.containers.set(id, c);
-    this.byName.set(plainName, c);
     this.changed();
     this.containerEvent(c, 'create');
     return c;
@@ -1290,26 +1339,40 @@ class Engine {
     }
   }
 
-  private networkEndpoint(c: Container): JsonObject {
-    const n = this.lookupNetwork(c.network);
-    const running = c.ip !== '';
+  /**
+   * One network endpoint in dockerd's key order (the profile's): the list carries the addresses
+   * only, the inspect the aliases and DNS names as well. NetworkID is set once the container was
+   * first started, as dockerd does.
+   */
+  private endpointJson(c: Container, ep: Endpoint, inList: boolean): JsonObject {
+    const n = this.lookupNetwork(ep.network);
+    const running = ep.ip !== '';
     const prefix = n?.name === 'bridge' || (n && n.subnet) ? 16 : 0;
-    const ep: JsonObject = {
+    const values: JsonObject = {
       IPAMConfig: null,
       Links: null,
-      Aliases: null,
-      NetworkID: n?.id ?? '',
-      EndpointID: c.endpointId,
+      Aliases: inList ? null : ep.aliases,
+      MacAddress: ep.mac,
+      NetworkID: c.startedMs ? (n?.id ?? '') : '',
+      EndpointID: ep.endpointId,
       Gateway: running ? (n?.gateway ?? '') : '',
-      IPAddress: c.ip,
+      IPAddress: ep.ip,
       IPPrefixLen: running ? prefix : 0,
       IPv6Gateway: '',
       GlobalIPv6Address: '',
       GlobalIPv6PrefixLen: 0,
-      MacAddress: c.mac,
       DriverOpts: null,
+      DNSNames: inList || !running || !n || n.builtin ? null : [c.name, ...(ep.aliases ?? []).filter((a) => a !== c.name), c.id.slice(0, 12)],
     };
-    return ep;
+    const out: JsonObject = {};
+    for (const k of Object.keys(this.p.endpointZero)) out[k] = values[k] ?? this.p.endpointZero[k] ?? null;
+    return out;
+  }
+
+  private networksJson(c: Container, inList: boolean): JsonObject {
+    const out: JsonObject = {};
+    for (const ep of c.endpoints) out[ep.network] = this.endpointJson(c, ep, inList);
+    return out;
   }
 
   private listItem(c: Container, size: boolean, now: number): JsonObject {
@@ -1329,7 +1392,7 @@ class Engine {
       Names: [`/${c.name}`],
       Image: c.image,
       ImageID: c.imageId,
-      Command: c.args.length ? `${c.path} ${c.args.join(' ')}` : c.path,
+      Command: c.args.length ? `${c.path} ${c.args.map((a) => (a.includes(' ') ? `'${a}'` : a)).join(' ')}` : c.path,
       Created: Math.floor(c.createdMs / 1000),
       Ports: ports,
       Labels: c.labels,
@@ -1341,7 +1404,7 @@ class Engine {
     item.State = c.status;
     item.Status = this.stateString(c, now);
     item.HostConfig = { NetworkMode: typeof c.hostConfig.NetworkMode === 'string' ? c.hostConfig.NetworkMode : 'default' };
-    item.NetworkSettings = { Networks: { [c.network]: this.networkEndpoint(c) } };
+    item.NetworkSettings = { Networks: this.networksJson(c, true) };
     item.Mounts = c.mounts.map((m) => ({ ...m }) as unknown as JsonObject);
     return item;
   }
@@ -1396,8 +1459,8 @@ class Engine {
       if (ancestors.length && !ancestors.includes(c.imageId)) continue;
       const nets = f.get('network');
       if (nets) {
-        const n = this.lookupNetwork(c.network);
-        if (!n || !nets.some((x) => x === n.name || n.id.startsWith(x))) continue;
+        const on = c.endpoints.map((ep) => this.lookupNetwork(ep.network)).filter((n): n is Network => n !== undefined);
+        if (!on.some((n) => nets.some((x) => x === n.name || n.id.startsWith(x)))) continue;
       }
       const vols = f.get('volume');
       if (vols && !vols.some((v) => c.mounts.some((m) => m.Name === v || m.Source === v || m.Destination === v))) continue;
@@ -1423,28 +1486,62 @@ class Engine {
     return out;
   }
 
+  /** The probe results of a healthy container: the last five, one per interval, as dockerd keeps them. */
+  private healthJson(c: Container, now: number): JsonObject {
+    const running = c.status === 'running' || c.status === 'paused';
+    const interval = Number(asObject(c.config.Healthcheck)?.Interval ?? 30e9) / 1e6 || 30_000;
+    const log: Json[] = [];
+    if (running && c.startedMs) {
+      const probes = Math.min(this.p.healthLog.length || 5, Math.floor((now - c.startedMs) / interval));
+      for (let k = probes; k >= 1; k--) {
+        const start = now - k * interval;
+        const tpl = this.p.healthLog[(probes - k) % Math.max(1, this.p.healthLog.length)] ?? {};
+        log.push({ ...tpl, Start: isoTime(start), End: isoTime(start + 62), ExitCode: 0, Output: '' });
+      }
+    }
+    return { Status: !running ? 'unhealthy' : log.length ? 'healthy' : 'starting', FailingStreak: 0, Log: log };
+  }
+
   inspect(c: Container, size: boolean): JsonObject {
     const running = c.status === 'running' || c.status === 'paused' || c.status === 'restarting';
-    const n = this.lookupNetwork(c.network);
+    const now = Date.now();
     const hostsDir = `/var/lib/docker/containers/${c.id}`;
-    const out: JsonObject = {
+    const state: JsonObject = {
+      ...this.p.stateZero,
+      Status: c.status,
+      Running: running,
+      Paused: c.status === 'paused',
+      Restarting: c.status === 'restarting',
+      OOMKilled: false,
+      Dead: c.status === 'dead',
+      Pid: c.pid,
+      ExitCode: c.exitCode,
+      Error: '',
+      StartedAt: c.startedMs ? isoTime(c.startedMs) : ZERO_TIME,
+      FinishedAt: c.finishedMs ? isoTime(c.finishedMs) : ZERO_TIME,
+    };
+    if (c.health && c.startedMs) state.Health = this.healthJson(c, now);
+    const primary = c.endpoints[0];
+    const bridge = primary?.network === 'bridge' ? primary : undefined;
+    const gateway = bridge?.ip ? (this.lookupNetwork('bridge')?.gateway ?? '') : '';
+    const networkSettings: JsonObject = {
+      ...this.p.networkSettingsZero,
+      SandboxID: c.sandboxId,
+      SandboxKey: c.sandboxId ? `/var/run/docker/netns/${c.sandboxId.slice(0, 12)}` : '',
+      Ports: c.ports ?? {},
+      EndpointID: bridge?.endpointId ?? '',
+      Gateway: gateway,
+      IPAddress: bridge?.ip ?? '',
+      IPPrefixLen: bridge?.ip ? 16 : 0,
+      MacAddress: bridge?.mac ?? '',
+      Networks: this.networksJson(c, false),
+    };
+    const values: JsonObject = {
       Id: c.id,
       Created: isoTime(c.createdMs),
       Path: c.path,
       Args: c.args,
-      State: {
-        Status: c.status,
-        Running: running,
-        Paused: c.status === 'paused',
-        Restarting: c.status === 'restarting',
-        OOMKilled: false,
-        Dead: c.status === 'dead',
-        Pid: c.pid,
-        ExitCode: c.exitCode,
-        Error: '',
-        StartedAt: c.startedMs ? isoTime(c.startedMs) : ZERO_TIME,
-        FinishedAt: c.finishedMs ? isoTime(c.finishedMs) : ZERO_TIME,
-      },
+      State: state,
       Image: c.imageId,
       ResolvConfPath: `${hostsDir}/resolv.conf`,
       HostnamePath: `${hostsDir}/hostname`,
@@ -1458,44 +1555,18 @@ class Engine {
       ProcessLabel: '',
       AppArmorProfile: 'docker-default',
       ExecIDs: null,
-      HostConfig: { ...HOST_CONFIG_DEFAULTS, ...c.hostConfig },
-      GraphDriver: {
-        Data: {
-          LowerDir: `/var/lib/docker/overlay2/${c.id}-init/diff`,
-          MergedDir: `/var/lib/docker/overlay2/${c.id}/merged`,
-          UpperDir: `/var/lib/docker/overlay2/${c.id}/diff`,
-          WorkDir: `/var/lib/docker/overlay2/${c.id}/work`,
-        },
-        Name: 'overlay2',
-      },
+      HostConfig: { ...this.p.hostConfigDefaults, ...c.hostConfig },
+      GraphDriver: this.p.graphDriver(sha256(`layer:${c.id}`)),
+      Mounts: c.mounts.map((m) => ({ ...m }) as unknown as JsonObject),
+      Config: { ...this.p.configDefaults, ...c.config },
+      NetworkSettings: networkSettings,
     };
+    const out: JsonObject = {};
+    for (const k of this.p.inspectKeys) if (k in values) out[k] = values[k] as Json;
     if (size) {
       out.SizeRw = c.sizeRw;
       out.SizeRootFs = c.sizeRootFs + c.sizeRw;
     }
-    out.Mounts = c.mounts.map((m) => ({ ...m }) as unknown as JsonObject);
-    out.Config = { ...CONFIG_DEFAULTS, ...c.config };
-    const bridge = n?.name === 'bridge';
-    out.NetworkSettings = {
-      Bridge: '',
-      SandboxID: c.sandboxId,
-      HairpinMode: false,
-      LinkLocalIPv6Address: '',
-      LinkLocalIPv6PrefixLen: 0,
-      Ports: c.ports ?? {},
-      SandboxKey: c.sandboxId ? `/var/run/docker/netns/${c.sandboxId.slice(0, 12)}` : '',
-      SecondaryIPAddresses: null,
-      SecondaryIPv6Addresses: null,
-      EndpointID: bridge ? c.endpointId : '',
-      Gateway: bridge && c.ip ? (n?.gateway ?? '') : '',
-      GlobalIPv6Address: '',
-      GlobalIPv6PrefixLen: 0,
-      IPAddress: bridge ? c.ip : '',
-      IPPrefixLen: bridge && c.ip ? 16 : 0,
-      IPv6Gateway: '',
-      MacAddress: bridge ? c.mac : '',
-      Networks: { [c.network]: this.networkEndpoint(c) },
-    };
     return out;
   }
 
@@ -1567,7 +1638,7 @@ class Engine {
         Name: this.name,
         Labels: this.cfg.labels,
         ExperimentalBuild: false,
-        ServerVersion: ENGINE_VERSION,
+        ServerVersion: this.p.version,
         Runtimes: {
           'io.containerd.runc.v2': { path: 'runc' },
           'io.containerd.runtime.v1.linux': { path: 'runc' },
@@ -1608,7 +1679,7 @@ class Engine {
         });
         if (!ok) continue;
       }
-      out.push({
+      const entry: JsonObject = {
         Containers: boolParam(q, 'shared-size') ? (used.get(img.id) ?? 0) : -1,
         Created: img.createdSec,
         Id: img.id,
@@ -1619,7 +1690,11 @@ class Engine {
         SharedSize: -1,
         Size: img.size,
         VirtualSize: img.size,
-      });
+      };
+      // The fields of the profile's engine only (API 1.44 dropped VirtualSize).
+      const shown: JsonObject = {};
+      for (const k of this.p.imageSummaryKeys) if (k in entry) shown[k] = entry[k] as Json;
+      out.push(shown);
     }
     return out;
   }
@@ -1645,7 +1720,7 @@ class Engine {
       Labels: null,
       ...img.config,
     };
-    return {
+    const full: JsonObject = {
       Id: img.id,
       RepoTags: img.tags,
       RepoDigests: img.digests,
@@ -1668,14 +1743,18 @@ class Engine {
       RootFS: { Type: 'layers', Layers: img.layers },
       Metadata: { LastTagTime: ZERO_TIME },
     };
+    const out: JsonObject = {};
+    for (const k of Object.keys(this.p.imageInspect)) if (k in full) out[k] = full[k] as Json;
+    return out;
   }
 
   networkJson(n: Network, withContainers: boolean): JsonObject {
     const containers: JsonObject = {};
     if (withContainers) {
       for (const c of this.containers.values()) {
-        if (c.network !== n.name || !c.endpointId) continue;
-        containers[c.id] = { Name: c.name, EndpointID: c.endpointId, MacAddress: c.mac, IPv4Address: c.ip ? `${c.ip}/16` : '', IPv6Address: '' };
+        const ep = c.endpoints.find((x) => x.network === n.name);
+        if (!ep?.endpointId) continue;
+        containers[c.id] = { Name: c.name, EndpointID: ep.endpointId, MacAddress: ep.mac, IPv4Address: ep.ip ? `${ep.ip}/16` : '', IPv6Address: '' };
       }
     }
     return {
@@ -1751,7 +1830,7 @@ class Engine {
     const n = this.lookupNetworkOrThrow(ref);
     if (n.builtin) throw new ApiError(403, `${n.name} is a pre-defined network and cannot be removed`);
     for (const c of this.containers.values()) {
-      if (c.network === n.name && c.endpointId) throw new ApiError(403, `error while removing network: network ${n.name} id ${n.id} has active endpoints`);
+      if (c.endpoints.some((ep) => ep.network === n.name && ep.endpointId)) throw new ApiError(403, `error while removing network: network ${n.name} id ${n.id} has active endpoints`);
     }
     this.networks.splice(this.networks.indexOf(n), 1);
     this.changed();
@@ -1857,16 +1936,16 @@ class Engine {
       Components: [
         {
           Name: 'Engine',
-          Version: ENGINE_VERSION,
+          Version: this.p.version,
           Details: {
-            ApiVersion: API_VERSION,
+            ApiVersion: this.p.apiVersion,
             Arch: 'amd64',
             BuildTime: 'Tue Apr  4 18:41:24 2023',
             Experimental: 'false',
-            GitCommit: GIT_COMMIT,
-            GoVersion: GO_VERSION,
+            GitCommit: this.p.gitCommit,
+            GoVersion: this.p.goVersion,
             KernelVersion: KERNEL,
-            MinAPIVersion: MIN_API_VERSION,
+            MinAPIVersion: this.p.minApiVersion,
             Os: 'linux',
           },
         },
@@ -1874,11 +1953,11 @@ class Engine {
         { Name: 'runc', Version: '1.1.5', Details: { GitCommit: 'v1.1.5-0-gf19387a' } },
         { Name: 'docker-init', Version: '0.19.0', Details: { GitCommit: 'de40ad0' } },
       ],
-      Version: ENGINE_VERSION,
-      ApiVersion: API_VERSION,
-      MinAPIVersion: MIN_API_VERSION,
-      GitCommit: GIT_COMMIT,
-      GoVersion: GO_VERSION,
+      Version: this.p.version,
+      ApiVersion: this.p.apiVersion,
+      MinAPIVersion: this.p.minApiVersion,
+      GitCommit: this.p.gitCommit,
+      GoVersion: this.p.goVersion,
       Os: 'linux',
       Arch: 'amd64',
       KernelVersion: KERNEL,
@@ -1895,7 +1974,7 @@ class Engine {
     const nowNano = BigInt(Date.now()) * 1_000_000n;
     const sinceNano = parseEventTime(q.get('since'));
     const untilNano = parseEventTime(q.get('until'));
-    res.writeHead(200, { ...COMMON_HEADERS, 'Content-Type': 'application/json' });
+    res.writeHead(200, { 'Content-Type': 'application/json' });
     res.flushHeaders();
     if (sinceNano !== undefined) {
       for (const ev of this.events) {
@@ -1937,6 +2016,7 @@ class Engine {
       server.keepAliveTimeout = 120_000;
       server.on('upgrade', (req: IncomingMessage, socket: Socket) => this.onUpgrade(req, socket));
       server.on('connection', (s: Socket) => {
+        this.cfg.shared.connections++;
         this.sockets.add(s);
         s.on('close', () => this.sockets.delete(s));
       });
@@ -1981,7 +2061,7 @@ class Engine {
     const fail = (status: number, message: string): void => {
       const body = `${JSON.stringify({ message })}\n`;
       const reason = status === 404 ? 'Not Found' : status === 409 ? 'Conflict' : 'Bad Request';
-      socket.end(`HTTP/1.1 ${status} ${reason}\r\nApi-Version: ${API_VERSION}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      socket.end(`HTTP/1.1 ${status} ${reason}\r\nApi-Version: ${this.p.apiVersion}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
     };
     const m = /^\/containers\/([^/]+)\/attach$/.exec(path);
     if (!m || req.method !== 'POST') return fail(404, 'page not found');
@@ -2012,11 +2092,52 @@ class Engine {
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    for (const [k, v] of Object.entries(this.headers)) res.setHeader(k, v);
+    const url = req.url ?? '/';
+    if (url.startsWith('/_sim/')) return this.simRoute(req, res, url);
+    const route = routeOf(req.method ?? 'GET', url);
+    this.cfg.shared.calls.set(route, (this.cfg.shared.calls.get(route) ?? 0) + 1);
     const { latencyMs, jitterMs } = this.cfg;
     if (latencyMs > 0 || jitterMs > 0) {
       const delay = Math.max(0, latencyMs + (Math.random() * 2 - 1) * jitterMs);
       setTimeout(() => this.dispatch(req, res), delay);
     } else this.dispatch(req, res);
+  }
+
+  /**
+   * The simulator's own routes (not counted, not Docker's): `GET /_sim/calls` the Engine API calls
+   * every engine of this simulator answered, by route (`DELETE` resets them); `GET /_sim/engines`
+   * each engine's capacity and what its containers reserve.
+   */
+  private simRoute(req: IncomingMessage, res: ServerResponse, url: string): void {
+    req.resume();
+    const path = url.split('?')[0];
+    const { calls, engines } = this.cfg.shared;
+    if (path === '/_sim/calls' && req.method === 'DELETE') {
+      calls.clear();
+      this.cfg.shared.connections = 0;
+      return sendEmpty(res, 204);
+    }
+    if (path === '/_sim/calls' && req.method === 'GET') {
+      let total = 0;
+      for (const n of calls.values()) total += n;
+      return sendJson(res, 200, { total, connections: this.cfg.shared.connections, routes: Object.fromEntries([...calls].sort((a, b) => b[1] - a[1])) });
+    }
+    if (path === '/_sim/engines' && req.method === 'GET') return sendJson(res, 200, engines.map((e) => e.usage()));
+    sendJson(res, 404, { message: 'page not found' });
+  }
+
+  /** Capacity and reservations (every container's HostConfig.Memory and CPUs), for overbooking checks. */
+  usage(): JsonObject {
+    let memory = 0;
+    let nanoCpus = 0;
+    let running = 0;
+    for (const c of this.containers.values()) {
+      memory += Number(c.hostConfig.Memory ?? 0) || 0;
+      nanoCpus += Number(c.hostConfig.NanoCpus ?? 0) || 0;
+      if (c.status === 'running' || c.status === 'paused' || c.status === 'restarting') running++;
+    }
+    return { name: this.name, addr: this.addr, ncpu: this.cfg.ncpu, memTotal: this.cfg.memTotal, containers: this.containers.size, running, reservedMemory: memory, reservedCpus: nanoCpus / 1e9 };
   }
 
   private dispatch(req: IncomingMessage, res: ServerResponse): void {
@@ -2033,18 +2154,18 @@ class Engine {
     const qi = url.indexOf('?');
     let path = qi < 0 ? url : url.slice(0, qi);
     const q = new URLSearchParams(qi < 0 ? '' : url.slice(qi + 1));
-    let apiVersion = API_VERSION;
+    let apiVersion = this.p.apiVersion;
     const vm = /^\/v([0-9.]+)(\/.*)$/.exec(path);
     if (vm) {
       apiVersion = vm[1] as string;
       path = vm[2] as string;
-      if (versionLess(API_VERSION, apiVersion)) {
-        throw new ApiError(400, `client version ${apiVersion} is too new. Maximum supported API version is ${API_VERSION}`);
+      if (versionLess(this.p.apiVersion, apiVersion)) {
+        throw new ApiError(400, `client version ${apiVersion} is too new. Maximum supported API version is ${this.p.apiVersion}`);
       }
-      if (versionLess(apiVersion, MIN_API_VERSION)) {
+      if (versionLess(apiVersion, this.p.minApiVersion)) {
         throw new ApiError(
           400,
-          `client version ${apiVersion} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version`,
+          `client version ${apiVersion} is too old. Minimum supported API version is ${this.p.minApiVersion}, please upgrade your client to a newer version`,
         );
       }
     }
@@ -2060,7 +2181,7 @@ class Engine {
     const top = seg[1] ?? '';
 
     if (top === '_ping' && seg.length === 2 && (method === 'GET' || method === 'HEAD')) {
-      res.writeHead(200, { ...COMMON_HEADERS, 'Cache-Control': 'no-cache, no-store, must-revalidate', Pragma: 'no-cache', 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': '2' });
+      res.writeHead(200, { 'Cache-Control': 'no-cache, no-store, must-revalidate', Pragma: 'no-cache', 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': '2' });
       res.end(method === 'HEAD' ? undefined : 'OK');
       return;
     }
@@ -2185,7 +2306,7 @@ class Engine {
     };
     if (condition === 'not-running' && !running) return reply(c.exitCode);
     if (!legacy) {
-      res.writeHead(200, { ...COMMON_HEADERS, 'Content-Type': 'application/json' });
+      res.writeHead(200, { 'Content-Type': 'application/json' });
       res.flushHeaders();
     }
     const w: Waiter = { condition, done: reply };
@@ -2200,7 +2321,7 @@ class Engine {
   private handleLogs(c: Container, res: ServerResponse, q: URLSearchParams): void {
     if (!boolParam(q, 'stdout') && !boolParam(q, 'stderr')) throw new ApiError(400, 'Bad parameters: you must choose at least one stream');
     const tty = c.config.Tty === true;
-    res.writeHead(200, { ...COMMON_HEADERS, 'Content-Type': 'application/vnd.docker.raw-stream' });
+    res.writeHead(200, { 'Content-Type': 'application/vnd.docker.raw-stream' });
     if (boolParam(q, 'stdout')) for (const line of c.logs) res.write(frame(1, line, tty));
     const running = c.status === 'running' || c.status === 'paused' || c.status === 'restarting';
     if (!boolParam(q, 'follow') || !running) {
@@ -2281,7 +2402,7 @@ class Engine {
       lines.push({ status: `Digest: ${(image.digests[0] ?? '').split('@')[1] ?? ''}` });
       lines.push({ status: `Status: Image is up to date for ${tag}` });
     }
-    res.writeHead(200, { ...COMMON_HEADERS, 'Content-Type': 'application/json' });
+    res.writeHead(200, { 'Content-Type': 'application/json' });
     res.end(lines.map((l) => `${JSON.stringify(l)}\r\n`).join(''));
   }
 }
@@ -2289,15 +2410,8 @@ class Engine {
 // ---------------------------------------------------------------------------------------------
 // HTTP helpers
 
-const COMMON_HEADERS: Record<string, string> = {
-  'Api-Version': API_VERSION,
-  'Docker-Experimental': 'false',
-  Ostype: 'linux',
-  Server: `Docker/${ENGINE_VERSION} (linux)`,
-};
-
 /** What the daemon fills in for zero values the client sends (daemon.adaptContainerSettings and friends). */
-function applyHostConfigDefaults(hc: JsonObject): JsonObject {
+function applyHostConfigDefaults(hc: JsonObject, profile: EngineProfile): JsonObject {
   const out: JsonObject = { ...hc };
   const log = asObject(out.LogConfig);
   if (!log || !log.Type) out.LogConfig = { Type: 'json-file', Config: asObject(log?.Config) ?? {} };
@@ -2310,8 +2424,8 @@ function applyHostConfigDefaults(hc: JsonObject): JsonObject {
   if (out.PidsLimit === 0) out.PidsLimit = null;
   if (typeof out.Memory === 'number' && out.Memory > 0 && !out.MemorySwap) out.MemorySwap = out.Memory * 2;
   if (out.Privileged !== true) {
-    if (!Array.isArray(out.MaskedPaths)) out.MaskedPaths = HOST_CONFIG_DEFAULTS.MaskedPaths ?? null;
-    if (!Array.isArray(out.ReadonlyPaths)) out.ReadonlyPaths = HOST_CONFIG_DEFAULTS.ReadonlyPaths ?? null;
+    if (!Array.isArray(out.MaskedPaths)) out.MaskedPaths = profile.hostConfigDefaults.MaskedPaths ?? null;
+    if (!Array.isArray(out.ReadonlyPaths)) out.ReadonlyPaths = profile.hostConfigDefaults.ReadonlyPaths ?? null;
   }
   const rp = asObject(out.RestartPolicy);
   if (!rp || !rp.Name) out.RestartPolicy = { Name: 'no', MaximumRetryCount: 0 };
@@ -2319,7 +2433,7 @@ function applyHostConfigDefaults(hc: JsonObject): JsonObject {
 }
 
 function sendRaw(res: ServerResponse, status: number, body: string): void {
-  res.writeHead(status, { ...COMMON_HEADERS, 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)) });
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)) });
   res.end(body);
 }
 
@@ -2328,7 +2442,7 @@ function sendJson(res: ServerResponse, status: number, body: Json): void {
 }
 
 function sendEmpty(res: ServerResponse, status: number): void {
-  res.writeHead(status, COMMON_HEADERS);
+  res.writeHead(status);
   res.end();
 }
 
@@ -2432,6 +2546,9 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   const seed = opts.seed ?? Math.floor(Math.random() * 2 ** 32);
   const prefix = opts.namePrefix ?? 'sim-';
   const engines: Engine[] = [];
+  const shared: Shared = { engines, calls: new Map(), connections: 0 };
+  const profile = loadProfile(opts.engine ?? '20.10');
+  const workload = opts.workload ?? 'basic';
   for (let i = 0; i < nodes; i++) {
     const labels = [
       ...(opts.labelsFor ? opts.labelsFor(i) : [`sim.index=${i}`, `zone=zone-${i % 4}`, `storage=${i % 2 === 0 ? 'ssd' : 'disk'}`]),
@@ -2449,6 +2566,9 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       jitterMs,
       autoExit: opts.autoExit ?? true,
       rng: new Rng((seed ^ Math.imul(i + 1, 0x9e3779b1)) >>> 0),
+      profile,
+      workload,
+      shared,
     });
     e.populate(perEngine);
     engines.push(e);
@@ -2494,8 +2614,9 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
 
 const USAGE = `Usage: bun bench/engine-sim.ts [options]
 
-Serves many simulated Docker engines (Engine API 1.41, "20.10.24-sim") from one process,
-one TCP port per engine: engine i listens on <host>:<base-port + i>.
+Serves many simulated Docker engines (Engine API 1.41, "20.10.24-sim", or with --engine 26
+API 1.45, "26.1.5-sim") from one process, one TCP port per engine: engine i listens on
+<host>:<base-port + i>. Objects have the shape and size of the real engine's (bench/payloads).
 
 Options:
   --nodes N          engines to simulate (default 10)
@@ -2509,6 +2630,9 @@ Options:
   --memory BYTES     memory per engine, e.g. 8g, 512m (default 7.67 GiB)
   --seed N           PRNG seed for IDs, names and the container mix
   --no-auto-exit     containers never exit on their own (sleep N, true, sh ...)
+  --engine KIND      20.10 (default) or 26: the version, API and payloads served
+  --workload W       basic (default: plain containers on the bridge) or compose (compose
+                     projects: labels, two networks, volumes, a bind mount, healthchecks)
   --addrs-file F     write one host:port per line (usable as a file:// discovery file)
   -h, --help         this text
 
@@ -2594,6 +2718,18 @@ async function main(argv: string[]): Promise<void> {
       case '--addrs-file':
         addrsFile = val();
         break;
+      case '--engine': {
+        const v = val();
+        if (v !== '20.10' && v !== '26') throw new Error(`--engine: 20.10 or 26, not ${v}`);
+        opts.engine = v;
+        break;
+      }
+      case '--workload': {
+        const v = val();
+        if (v !== 'basic' && v !== 'compose') throw new Error(`--workload: basic or compose, not ${v}`);
+        opts.workload = v;
+        break;
+      }
       case '-h':
       case '--help':
         process.stdout.write(USAGE);

@@ -4,7 +4,7 @@
  * status codes and error bodies a cluster manager depends on.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSimulator, type Simulator } from '../../bench/engine-sim';
@@ -438,5 +438,76 @@ describe('Engine API over fetch', () => {
     const info = (await (await fetch(`http://${e.addr}/info`)).json()) as { ID: string; Containers: number };
     expect(info.ID).toBe(e.id);
     expect(info.Containers).toBe(5);
+  });
+});
+
+describe('dockerd 26 payloads of compose projects (--engine 26 --workload compose)', () => {
+  let sim26: Simulator;
+  let at = '';
+  const captured = JSON.parse(readFileSync(join(import.meta.dir, '../../bench/payloads/dockerd-26.json'), 'utf8')) as {
+    containers: { name: string; summary: Record<string, unknown>; inspect: Record<string, unknown> }[];
+  };
+  const real = captured.containers.find((c) => c.name === 'shop-web-1')!;
+  /** Key paths of an object (maps whose keys are data, such as Labels or Networks, as one key). */
+  const keys = (o: unknown, p = ''): string[] =>
+    o && typeof o === 'object' && !Array.isArray(o)
+      ? Object.entries(o).flatMap(([k, v]) => [p + k, ...(['Labels', 'Networks', 'Ports', 'Data', 'ExposedPorts', 'PortBindings', 'Options'].includes(k) ? [] : keys(v, `${p}${k}.`))])
+      : [];
+
+  beforeAll(async () => {
+    sim26 = await startSimulator({ nodes: 2, containers: 30, basePort: 0, seed: 7, engine: '26', workload: 'compose', autoExit: false });
+    at = `http://${sim26.engines[0]!.addr}`;
+  });
+  afterAll(async () => {
+    await sim26?.close();
+  });
+
+  test('version and API of dockerd 26', async () => {
+    const v = (await (await fetch(`${at}/version`)).json()) as Record<string, unknown>;
+    expect(v).toMatchObject({ Version: '26.1.5-sim', ApiVersion: '1.45', MinAPIVersion: '1.24' });
+    expect((await fetch(`${at}/_ping`)).headers.get('api-version')).toBe('1.45');
+  });
+
+  test('a compose web container lists and inspects with the real engine\'s keys and about its size', async () => {
+    const list = (await (await fetch(`${at}/v1.45/containers/json?all=1`)).json()) as Array<Record<string, unknown> & { Id: string; Names: string[]; State: string }>;
+    expect(list).toHaveLength(30);
+    const web = list.find((c) => c.Names[0]!.endsWith('-web-1') && c.State === 'running')!;
+    expect(keys(web).sort()).toEqual(keys(real.summary).sort());
+    const inspect = (await (await fetch(`${at}/v1.45/containers/${web.Id}/json`)).json()) as Record<string, unknown>;
+    // nginx declares a stop signal; the captured busybox does not.
+    expect(keys(inspect).filter((k) => k !== 'Config.StopSignal').sort()).toEqual(keys(real.inspect).sort());
+    for (const [mine, theirs] of [[web, real.summary], [inspect, real.inspect]] as const) {
+      const ratio = JSON.stringify(mine).length / JSON.stringify(theirs).length;
+      expect(ratio).toBeGreaterThan(0.8);
+      expect(ratio).toBeLessThan(1.25);
+    }
+    expect(Object.keys((web.NetworkSettings as { Networks: object }).Networks)).toHaveLength(2);
+    expect(web.Labels).toMatchObject({ 'com.docker.compose.service': 'web', 'com.docker.compose.oneoff': 'False' });
+    const state = inspect.State as { Health: { Status: string; Log: unknown[] } };
+    expect(state.Health.Status).toBe('healthy');
+    expect(state.Health.Log).toHaveLength(5);
+  });
+
+  test('/_sim/calls counts the calls of every engine by route; DELETE resets it', async () => {
+    expect((await fetch(`${at}/_sim/calls`, { method: 'DELETE' })).status).toBe(204);
+    const other = `http://${sim26.engines[1]!.addr}`;
+    const list = (await (await fetch(`${other}/containers/json?all=1`)).json()) as { Id: string }[];
+    await (await fetch(`${other}/v1.45/containers/${list[0]!.Id}/json`)).arrayBuffer();
+    await (await fetch(`${at}/containers/json?filters=${encodeURIComponent('{"status":["running"]}')}`)).arrayBuffer();
+    const calls = (await (await fetch(`${at}/_sim/calls`)).json()) as { total: number; routes: Record<string, number> };
+    expect(calls.routes).toEqual({ 'GET /containers/json': 1, 'GET /containers/{id}/json': 1, 'GET /containers/json?filters': 1 });
+    expect(calls.total).toBe(3);
+  });
+
+  test('/_sim/engines shows each engine\'s capacity and what its containers reserve', async () => {
+    const usage = (await (await fetch(`${at}/_sim/engines`)).json()) as { name: string; memTotal: number; reservedMemory: number; containers: number }[];
+    expect(usage.map((u) => u.name)).toEqual(['sim-0', 'sim-1']);
+    const before = usage[0]!.reservedMemory;
+    expect(before).toBeGreaterThan(0); // the web and db services have limits
+    const r = await fetch(`${at}/containers/create`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ Image: 'busybox', Cmd: ['true'], HostConfig: { Memory: 1024 ** 3 } }) });
+    expect(r.status).toBe(201);
+    const after = (await (await fetch(`${at}/_sim/engines`)).json()) as { reservedMemory: number; containers: number }[];
+    expect(after[0]!.reservedMemory).toBe(before + 1024 ** 3);
+    expect(after[0]!.containers).toBe(31);
   });
 });

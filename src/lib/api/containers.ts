@@ -384,7 +384,10 @@ async function startContainer(ctx: RequestCtx): Promise<void> {
   const { engine, container } = requireContainer(ctx.cluster, ctx.params.name!);
   await discardBody(ctx.req); // v1 disallows HostConfig on start: the body is ignored
   const r = await forward(ctx.req, engine, `/containers/${container.id}/start${ctx.search}`, Buffer.alloc(0), undefined, 0);
-  await engine.refreshContainer(container.id).catch(() => undefined);
+  // Started: the cache learns it without another call (engine.containerStarted); a refusal may have
+  // changed the container's state (exit code, error): that is read.
+  if (r.status === 204) await engine.containerStarted(container.id).catch(() => undefined);
+  else if (r.status !== 304 || engine.containers.get(container.id)?.summary.State !== 'running') await engine.refreshContainer(container.id).catch(() => undefined);
   if (r.status === 204 || r.status === 304) return sendEmpty(ctx.res, 204);
   throw new HttpError(r.status === 404 ? 404 : r.status === 409 ? 409 : 500, errorBodyMessage(r.body));
 }

@@ -64,34 +64,62 @@ function labelLine(labels: Record<string, string>): string {
   return line;
 }
 
-export function systemStatus(input: InfoInput): [string, string][] {
-  const out: [string, string][] = [
+/** The cluster's lines of SystemStatus, before the nodes'. */
+function headLines(input: InfoInput): [string, string][] {
+  return [
     ['Role', input.role?.role ?? 'primary'],
     ...(input.role?.primary ? [['Primary', input.role.primary] as [string, string]] : []),
     ['Strategy', input.strategy],
     ['Filters', input.filters.join(', ')],
     ['Nodes', String(input.nodes.length)],
   ];
-  const nodes = [...input.nodes].sort((a, b) => naturalCompare(a.name || '(unknown)', b.name || '(unknown)') || naturalCompare(a.addr, b.addr));
-  for (const n of nodes) {
-    const c = n.containers;
-    out.push([' ' + (n.name || '(unknown)'), n.addr]);
-    out.push(['  └ ID', n.id]);
-    out.push(['  └ Status', n.status]);
-    // Only for drained nodes, so v1's layout is unchanged otherwise; Status keeps v1's health values.
-    if (n.drained) out.push(['  └ Availability', 'drain']);
-    out.push(['  └ Containers', n.healthy ? `${c.total} (${c.running} Running, ${c.paused} Paused, ${c.stopped} Stopped)` : String(c.total)]);
-    out.push(['  └ Reserved CPUs', `${fmtCpus(n.reservedCpus)} / ${n.totalCpus}`]);
-    out.push(['  └ Reserved Memory', `${bytesSize(n.reservedMemory)} / ${bytesSize(n.totalMemory)}`]);
-    out.push(['  └ Labels', labelLine(n.labels)]);
-    if (n.error) out.push(['  └ Error', n.error]);
-    out.push(['  └ UpdatedAt', rfc3339(n.updatedAt)]);
-    out.push(['  └ ServerVersion', n.serverVersion]);
-  }
+}
+
+/** The order nodes are shown in: by name (natural: node-2 before node-10), then address. */
+export function nodeOrder(a: { name: string; addr: string }, b: { name: string; addr: string }): number {
+  return naturalCompare(a.name || '(unknown)', b.name || '(unknown)') || naturalCompare(a.addr, b.addr);
+}
+
+/** One node's lines of SystemStatus (` node-1`, `  └ ID`, `  └ Status`...). */
+export function nodeLines(n: NodeView): [string, string][] {
+  const c = n.containers;
+  const out: [string, string][] = [];
+  out.push([' ' + (n.name || '(unknown)'), n.addr]);
+  out.push(['  └ ID', n.id]);
+  out.push(['  └ Status', n.status]);
+  // Only for drained nodes, so v1's layout is unchanged otherwise; Status keeps v1's health values.
+  if (n.drained) out.push(['  └ Availability', 'drain']);
+  out.push(['  └ Containers', n.healthy ? `${c.total} (${c.running} Running, ${c.paused} Paused, ${c.stopped} Stopped)` : String(c.total)]);
+  out.push(['  └ Reserved CPUs', `${fmtCpus(n.reservedCpus)} / ${n.totalCpus}`]);
+  out.push(['  └ Reserved Memory', `${bytesSize(n.reservedMemory)} / ${bytesSize(n.totalMemory)}`]);
+  out.push(['  └ Labels', labelLine(n.labels)]);
+  if (n.error) out.push(['  └ Error', n.error]);
+  out.push(['  └ UpdatedAt', rfc3339(n.updatedAt)]);
+  out.push(['  └ ServerVersion', n.serverVersion]);
   return out;
 }
 
-export function buildInfo(input: InfoInput): Record<string, unknown> {
+export function systemStatus(input: InfoInput): [string, string][] {
+  const out = headLines(input);
+  for (const n of [...input.nodes].sort(nodeOrder)) out.push(...nodeLines(n));
+  return out;
+}
+
+const STATUS_MARK = '\u0000SystemStatus\u0000';
+
+/**
+ * buildInfo as JSON text in three parts, for answers that keep the nodes' part rendered: the text
+ * before SystemStatus's value, the cluster's own lines of it (JSON without brackets), and the text
+ * after. SystemStatus is `[` + head + `,` + each node's nodeLines (JSON without brackets) + `]`.
+ */
+export function infoParts(input: InfoInput): { before: string; head: string; after: string } {
+  const text = JSON.stringify({ ...buildInfo(input, false), SystemStatus: STATUS_MARK });
+  const mark = JSON.stringify(STATUS_MARK);
+  const at = text.indexOf(mark);
+  return { before: text.slice(0, at), head: JSON.stringify(headLines(input)).slice(1, -1), after: text.slice(at + mark.length) };
+}
+
+export function buildInfo(input: InfoInput, withStatus = true): Record<string, unknown> {
   const reg = input.nodes.filter((n) => n.registered);
   const sum = (f: (n: NodeView) => number) => reg.reduce((a, n) => a + f(n), 0);
   return {
@@ -103,7 +131,7 @@ export function buildInfo(input: InfoInput): Record<string, unknown> {
     Images: sum((n) => n.images),
     Driver: '',
     DriverStatus: null,
-    SystemStatus: systemStatus(input),
+    SystemStatus: withStatus ? systemStatus(input) : null,
     Plugins: { Volume: null, Network: null, Authorization: null, Log: null },
     MemoryLimit: true,
     SwapLimit: true,

@@ -7,7 +7,7 @@ import { eventNano } from '../engine/event-cursor';
 import { MAX_TIMER_MS, parseDuration } from '../duration';
 import type { ClusterEvent } from '../manager/cluster';
 import { containerCpus } from '../scheduler/index';
-import { buildInfo, type NodeView } from './info';
+import { infoParts, nodeLines, nodeOrder, type NodeView } from './info';
 import { baseHeaders, HttpError, labelMatches, parseFilters, sendJson } from './respond';
 import type { RequestCtx, Router } from './router';
 
@@ -66,6 +66,74 @@ export function nodeView(e: Engine, pendingReservations: { cpus: number; memory:
     serverVersion: e.version?.Version ?? '',
     registered: e.state === 'healthy' || e.state === 'unhealthy',
   };
+}
+
+/** Everything a node's lines are made of (nodeView's inputs), compared one by one. */
+type RenderingKey = [string, string, string, string, number, number, number, number, number, number, number, Record<string, string>, string, number, string, boolean, number];
+
+function pendingSums(pending: readonly { cpus: number; memory: number }[]): [number, number] {
+  let cpus = 0;
+  let memory = 0;
+  for (const p of pending) {
+    cpus += p.cpus;
+    memory += p.memory;
+  }
+  return [cpus, memory];
+}
+
+function renderingKey(e: Engine, pending: readonly { cpus: number; memory: number }[], drained: boolean): RenderingKey {
+  const [cpus, memory] = pendingSums(pending);
+  return [e.name, e.addr, e.id, e.state, e.containersVersion, e.rawCpus, e.rawMemory, e.opts.overcommit, e.images.length, cpus, memory, e.labels, e.health.lastError, e.updatedAt.getTime(), e.version?.Version ?? '', drained, pending.length];
+}
+
+/** Whether `k` still describes the engine (checked field by field, nothing allocated: asked per node and request). */
+function keyHolds(k: RenderingKey, e: Engine, pending: readonly { cpus: number; memory: number }[], drained: boolean): boolean {
+  if (k[0] !== e.name || k[1] !== e.addr || k[2] !== e.id || k[3] !== e.state || k[4] !== e.containersVersion || k[5] !== e.rawCpus || k[6] !== e.rawMemory) return false;
+  if (k[7] !== e.opts.overcommit || k[8] !== e.images.length || k[11] !== e.labels || k[12] !== e.health.lastError || k[13] !== e.updatedAt.getTime()) return false;
+  if (k[14] !== (e.version?.Version ?? '') || k[15] !== drained || k[16] !== pending.length) return false;
+  if (!pending.length) return k[9] === 0 && k[10] === 0;
+  const [cpus, memory] = pendingSums(pending);
+  return k[9] === cpus && k[10] === memory;
+}
+
+/** One node of `docker info`: its view and its lines as JSON, kept while its key is unchanged. */
+interface NodeRendering {
+  key: RenderingKey;
+  view: NodeView;
+  json: string;
+}
+
+const renderings = new WeakMap<Engine, NodeRendering>();
+
+function nodeRendering(e: Engine, pending: readonly { cpus: number; memory: number }[], drained: boolean): NodeRendering {
+  const hit = renderings.get(e);
+  if (hit && keyHolds(hit.key, e, pending, drained)) return hit;
+  const key = renderingKey(e, pending, drained);
+  const view = nodeView(e, [...pending]);
+  if (drained) view.drained = true;
+  const r = { key, view, json: JSON.stringify(nodeLines(view)).slice(1, -1) };
+  renderings.set(e, r);
+  return r;
+}
+
+/** The engines in display order, sorted again only when a name, an address or the set changed. */
+let order: { engines: Engine[]; names: string[]; sorted: Engine[] } | undefined;
+function displayOrder(engines: Engine[]): Engine[] {
+  const o = order;
+  // An engine's address never changes; its name is set when it is validated.
+  if (o && o.engines.length === engines.length && o.engines.every((e, i) => e === engines[i] && o.names[i] === e.name)) return o.sorted;
+  const sorted = [...engines].sort((a, b) => nodeOrder(a, b));
+  order = { engines, names: engines.map((e) => e.name), sorted };
+  return sorted;
+}
+
+/** SystemStatus as sent (UTF-8), kept while the cluster's lines and every node's rendering are the same. */
+let status: { head: string; nodes: NodeRendering[]; bytes: Buffer } | undefined;
+function statusBytes(head: string, nodes: NodeRendering[]): Buffer {
+  if (status && status.head === head && status.nodes.length === nodes.length && status.nodes.every((r, i) => r === nodes[i])) return status.bytes;
+  const bytes = Buffer.from(`[${head}${nodes.map((r) => `,${r.json}`).join('')}]`);
+  status = { head, nodes, bytes };
+  return bytes;
 }
 
 let listeners = 0;
@@ -238,14 +306,24 @@ export function systemRoutes(router: Router): void {
       BuildTime: '',
     }),
   );
+  // Each node's lines are rendered when the node changes (nodeRendering), not on every request.
   router.add('GET', '/info', (ctx) => {
     const drain = ctx.cluster.opts.drain;
-    const nodes = ctx.cluster.all().map((e) => {
-      const view = nodeView(e, ctx.cluster.pending.get(e.addr) ?? []);
-      if (drain?.isDrained(e.name, e.labels)) view.drained = true;
-      return view;
-    });
-    sendJson(ctx.res, 200, buildInfo({ nodes, strategy: ctx.strategy, filters: ctx.filters, serverVersion: ctx.serverVersion, eventsListeners: listeners, role: ctx.replica?.roleInfo(), experimental: ctx.experimental }));
+    const sorted = displayOrder(ctx.cluster.all());
+    const nodes: NodeView[] = [];
+    const rendered: NodeRendering[] = [];
+    for (const e of sorted) {
+      const r = nodeRendering(e, ctx.cluster.pending.get(e.addr) ?? [], drain?.isDrained(e.name, e.labels) ?? false);
+      nodes.push(r.view);
+      rendered.push(r);
+    }
+    const { before, head, after } = infoParts({ nodes, strategy: ctx.strategy, filters: ctx.filters, serverVersion: ctx.serverVersion, eventsListeners: listeners, role: ctx.replica?.roleInfo(), experimental: ctx.experimental });
+    const middle = statusBytes(head, rendered);
+    if (ctx.res.headersSent) return void ctx.res.end();
+    ctx.res.writeHead(200, { ...baseHeaders(), 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(before) + middle.length + Buffer.byteLength(after) });
+    ctx.res.write(before);
+    ctx.res.write(middle);
+    ctx.res.end(after);
   });
   router.add('GET', '/events', events);
 }

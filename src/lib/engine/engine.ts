@@ -15,6 +15,8 @@ import { DEFAULT_MAX_OBJECT_BYTES, JsonStreamParser } from './jsonstream';
 import { EventCursor, eventNano } from './event-cursor';
 import { engineCallError, eventCaughtUp, eventDuplicate, eventStreamReconnect } from '../metrics/metrics';
 import { containerInspectProblem, containerSummaryProblem, imageProblem, networkProblem, usableRecords, volumeProblem } from './validate';
+import { cacheEntry, healthEntry, internSummary, pausedEntry, renamedEntry, startedEntry, startNeedsEngine } from './cache-entry';
+import { ContainerIndex } from './container-index';
 import type { EngineTls } from '../tls';
 import { MIN_API_VERSION, negotiateApiVersion } from './version';
 // The scheduler's rule, so `docker info` and placement agree on capacity (v1's integer percent).
@@ -39,19 +41,26 @@ export interface EngineHooks {
   onEvent(engine: Engine, event: DockerEvent): void;
   /** Another registered engine already using `id`, if any. */
   engineWithId(id: string, self: Engine): Engine | undefined;
+  /** A cached container was added, replaced or dropped (for the cluster's own indexes). */
+  onContainerChange?(engine: Engine, was: CachedContainer | undefined, now: CachedContainer | undefined): void;
 }
 
 export type { DockerEvent } from './docker-types';
 
 export interface CachedContainer {
   id: string;
-  /** The engine's /containers/json entry. */
+  /** The engine's /containers/json entry (or, for a container read alone, the one its inspect implies). */
   summary: ContainerSummary;
-  /** The engine's inspect output (config, host config, state). */
+  /** What the manager reads of the engine's inspect (see compactInspect in cache-entry.ts). */
   inspect?: ContainerInspect;
 }
 
 const IGNORED_CONTAINER_ACTIONS = /^(top|resize|exec_|attach|archive|copy|export|detach|commit|extract)/;
+/**
+ * Container events that change nothing the cache holds beyond what the next event says: a kill
+ * that kills is followed by `die` (re-read), `stop` and `restart` by `die` and `start`.
+ */
+const FOLLOWED_CONTAINER_ACTIONS = new Set(['kill', 'stop', 'restart', 'oom']);
 
 export class Engine {
   readonly target: EngineTarget;
@@ -69,7 +78,8 @@ export class Engine {
   rawCpus = 0;
   rawMemory = 0;
   labels: Record<string, string> = {};
-  containers = new Map<string, CachedContainer>();
+  /** By ID; a ContainerIndex (name and swarm ID indexes, container-index.ts). */
+  containers: Map<string, CachedContainer>;
   /** Bumped whenever `containers` changes, so views derived from it (info tallies) can be cached. */
   containersVersion = 0;
   images: ImageSummary[] = [];
@@ -91,6 +101,8 @@ export class Engine {
     private readonly hooks: EngineHooks,
   ) {
     this.target = targetOf(addr, opts.tls);
+    const onChange = hooks.onContainerChange;
+    this.containers = new ContainerIndex(onChange ? (was, now) => onChange(this, was, now) : undefined);
     this.health = new EngineHealth(opts.failureRetry);
   }
 
@@ -156,7 +168,9 @@ export class Engine {
   }
 
   json<T = unknown>(method: string, p: string, opts: CallOptions = {}): Promise<T> {
-    return this.tracked(callJson<T>(this.target, method, this.path(p), { timeoutMs: this.opts.timeoutMs ?? 30_000, ...opts }));
+    // Pooled (fetch) for a validation's many reads, once /info and /version answered; other calls keep
+    // node:http's connect timeout, which is how a cut-off engine is noticed within seconds.
+    return this.tracked(callJson<T>(this.target, method, this.path(p), { timeoutMs: this.opts.timeoutMs ?? 30_000, pooled: this.validating, ...opts }));
   }
 
   raw(method: string, p: string, opts: CallOptions = {}): Promise<RawResponse> {
@@ -196,7 +210,8 @@ export class Engine {
       const version = await callJson<EngineVersion>(this.target, 'GET', '/version', { timeoutMs: this.opts.timeoutMs ?? 30_000 });
       const api = negotiateApiVersion(version?.ApiVersion, version?.MinAPIVersion);
       if (!api.ok) throw new Error(api.error);
-      this.version = version;
+      // What is read of them (the whole /info is some kilobytes per engine).
+      this.version = { Version: version.Version, ApiVersion: version.ApiVersion, MinAPIVersion: version.MinAPIVersion };
       this.apiVersion = api.version;
       this.applyInfo(info);
       const id = `${info.ID}|${this.addr}`;
@@ -221,7 +236,7 @@ export class Engine {
   }
 
   private applyInfo(info: EngineInfo): void {
-    this.info = info;
+    this.info = { ID: info.ID, Name: info.Name, NCPU: info.NCPU, MemTotal: info.MemTotal, Driver: info.Driver, KernelVersion: info.KernelVersion, OperatingSystem: info.OperatingSystem, OSType: info.OSType, Labels: info.Labels };
     this.lastInfoAt = Date.now();
     this.name = info.Name || this.name;
     this.rawCpus = info.NCPU;
@@ -289,59 +304,101 @@ export class Engine {
     const next = new Map<string, CachedContainer>();
     await this.eachLimited(list, 8, async (s) => {
       const old = this.containers.get(s.Id);
-      const entry: CachedContainer = { id: s.Id, summary: s, inspect: old?.inspect };
+      let entry: CachedContainer = { id: s.Id, summary: internSummary(s), inspect: old?.inspect };
       if (full || !old?.inspect || s.State === 'restarting' || old.summary?.State !== s.State) {
         try {
-          entry.inspect = await this.json<ContainerInspect>('GET', `/containers/${s.Id}/json`);
+          const inspect = await this.json<ContainerInspect>('GET', `/containers/${s.Id}/json`);
+          const bad = containerInspectProblem(inspect);
+          if (bad) return this.skipRecord('container')(bad, s);
+          entry = cacheEntry(inspect, s);
         } catch {
           /* gone meanwhile */
         }
       }
-      const bad = entry.inspect === undefined ? undefined : containerInspectProblem(entry.inspect);
-      if (bad) return this.skipRecord('container')(bad, s);
       next.set(s.Id, entry);
     });
-    // Containers re-read individually while the list was in flight are newer than the list.
-    for (const [id, c] of this.containers) if ((this.touchedAt.get(id) ?? 0) >= started) next.set(id, c);
+    // The cache is updated in place (its indexes follow each change). Containers re-read one by one
+    // while the list was in flight are newer than the list: they stay as they are.
+    const newer = (id: string) => (this.touchedAt.get(id) ?? 0) >= started;
+    for (const id of [...this.containers.keys()]) if (!next.has(id) && !newer(id)) this.containers.delete(id);
+    for (const [id, c] of next) if (!newer(id)) this.containers.set(id, c);
     for (const [id, t] of this.removedAt) if (t < started - 60_000) this.removedAt.delete(id);
     for (const [id, t] of this.touchedAt) if (t < started - 60_000) this.touchedAt.delete(id);
-    this.containers = next;
     this.containersVersion++;
   }
 
-  /** Re-reads one container (after an event or a call that changed it). */
-  async refreshContainer(id: string): Promise<CachedContainer | undefined> {
-    const filters = encodeURIComponent(JSON.stringify({ id: [id] }));
-    const list = usableRecords<ContainerSummary>(await this.json<unknown>('GET', `/containers/json?all=1&filters=${filters}`), containerSummaryProblem, this.skipRecord('container'));
-    const s = list.find((c) => c.Id === id || c.Id.startsWith(id));
-    if (!s) {
-      for (const key of this.containers.keys()) if (key === id || key.startsWith(id)) this.forgetContainer(key);
-      return undefined;
-    }
-    let inspect: ContainerInspect | undefined;
-    let fresh = true;
+  /** Reads of one container in flight, so a create and its `create` event share one. */
+  private reading = new Map<string, Promise<CachedContainer | undefined>>();
+
+  /**
+   * Re-reads one container (after an event or a call that changed it) with one inspect: its list
+   * entry is derived from the inspect (cache-entry.ts), so no container list is needed. A 404 drops
+   * it; any other failure leaves the cached entry as it was.
+   */
+  refreshContainer(id: string, pooled = false): Promise<CachedContainer | undefined> {
+    const read = this.readContainer(id, pooled).finally(() => {
+      if (this.reading.get(id) === read) this.reading.delete(id);
+    });
+    this.reading.set(id, read);
+    return read;
+  }
+
+  private async readContainer(id: string, pooled: boolean): Promise<CachedContainer | undefined> {
+    let inspect: ContainerInspect;
     try {
-      inspect = await this.json<ContainerInspect>('GET', `/containers/${s.Id}/json`);
-    } catch {
-      inspect = this.containers.get(s.Id)?.inspect;
-      fresh = false;
+      inspect = await this.json<ContainerInspect>('GET', `/containers/${encodeURIComponent(id)}/json`, pooled ? { pooled } : {});
+    } catch (err) {
+      if (err instanceof EngineHttpError && err.status === 404) {
+        for (const key of this.containers.keys()) if (key === id || key.startsWith(id)) this.forgetContainer(key);
+        return undefined;
+      }
+      throw err;
     }
-    const bad = inspect === undefined ? undefined : containerInspectProblem(inspect);
+    const full = typeof inspect?.Id === 'string' ? inspect.Id : id;
+    const bad = containerInspectProblem(inspect) ?? (typeof inspect?.Id === 'string' ? undefined : 'container inspect has no Id');
     if (bad) {
-      this.skipRecord('container')(bad, s);
-      this.forgetContainer(s.Id);
+      this.skipRecord('container')(bad, inspect);
+      this.forgetContainer(full);
       return undefined;
     }
-    // The list can lag a rename (old and new name both listed for a moment): inspect's Name is authoritative.
-    if (fresh && typeof inspect?.Name === 'string' && inspect.Name) {
-      const aliases = (s.Names ?? []).filter((n) => n.lastIndexOf('/') > 0);
-      s.Names = [inspect.Name, ...aliases];
-    }
-    const entry = { id: s.Id, summary: s, inspect };
-    this.containers.set(s.Id, entry);
+    const entry = cacheEntry(inspect, undefined, this.containers.get(full));
+    this.containers.set(full, entry);
     this.containersVersion++;
-    this.touchedAt.set(s.Id, Date.now());
+    this.touchedAt.set(full, Date.now());
     return entry;
+  }
+
+  /**
+   * The cached container `id` as the engine has it now that it was created: the entry a read
+   * already made (the `create` event may come first), else one read, shared with any in flight.
+   */
+  learnContainer(id: string): Promise<CachedContainer | undefined> {
+    const cached = this.containers.get(id);
+    if (cached) return Promise.resolve(cached);
+    // The engine has just answered the create (or sent the event): its connection works (pooled).
+    return this.reading.get(id) ?? this.refreshContainer(id, true);
+  }
+
+  /**
+   * A container started (its start answered 204, or the `start` event): running from `startedAt`
+   * on, without asking the engine, unless it publishes ports (the engine binds them: one read).
+   * Nothing to do when the cache already shows it running (the event and the answer both tell).
+   */
+  async containerStarted(id: string, startedAt = new Date().toISOString()): Promise<void> {
+    const c = this.containers.get(id);
+    if (c && (c.inspect?.State?.Status ?? c.summary.State) === 'running') return;
+    if (!c || startNeedsEngine(c)) {
+      await (this.reading.get(id) ?? this.refreshContainer(id));
+      return;
+    }
+    this.replaceContainer(startedEntry(c, startedAt, (name) => [...this.networks.values()].find((n) => n.Name === name)?.Id));
+  }
+
+  /** Puts a locally updated entry in place of the cached one. */
+  private replaceContainer(c: CachedContainer): void {
+    this.containers.set(c.id, c);
+    this.containersVersion++;
+    this.touchedAt.set(c.id, Date.now());
   }
 
   async refreshImages(): Promise<void> {
@@ -477,16 +534,41 @@ export class Engine {
     try {
       if (type === 'container') {
         if (action === 'destroy') this.forgetContainer(id);
-        else if (!IGNORED_CONTAINER_ACTIONS.test(action) && id) await this.refreshContainer(id);
+        else if (id && !IGNORED_CONTAINER_ACTIONS.test(action)) await this.applyContainerEvent(id, action, ev);
         if (action.startsWith('commit')) await this.refreshImages();
       } else if (type === 'image') await this.refreshImages();
-      else if (type === 'network') await this.refreshNetworks();
+      // Connecting and disconnecting change no network's list entry (the list carries no endpoints).
+      else if (type === 'network' && action !== 'connect' && action !== 'disconnect') await this.refreshNetworks();
       else if (type === 'volume') await this.refreshVolumes();
       else if (type === 'daemon' && action === 'reload') await this.refreshInfo();
     } catch (err) {
       log.debug('Refresh after event failed', { addr: this.addr, event: `${type} ${action}`, error: errorMessage(err) });
     }
     this.hooks.onEvent(this, ev);
+  }
+
+  /**
+   * A container event into the cache: the changes an event describes in full (create of a known
+   * container, start, pause, unpause, rename, health status) are applied as they are; the others
+   * are re-read with one inspect; those another event follows are left to it.
+   */
+  private async applyContainerEvent(id: string, action: string, ev: DockerEvent): Promise<void> {
+    const c = this.containers.get(id);
+    if (FOLLOWED_CONTAINER_ACTIONS.has(action) && c) return;
+    if (action === 'create') {
+      await this.learnContainer(id);
+      return;
+    }
+    if (action === 'start') return this.containerStarted(id, new Date(eventNano(ev) / 1e6 || Date.now()).toISOString());
+    if (!c) {
+      await this.refreshContainer(id);
+      return;
+    }
+    const name = ev.Actor?.Attributes?.name;
+    if (action === 'pause' || action === 'unpause') this.replaceContainer(pausedEntry(c, action === 'pause'));
+    else if (action === 'rename' && name) this.replaceContainer(renamedEntry(c, name));
+    else if (action.startsWith('health_status: ')) this.replaceContainer(healthEntry(c, action.slice('health_status: '.length)));
+    else await this.refreshContainer(id);
   }
 
   /** The address left discovery: stop everything. */

@@ -64,6 +64,12 @@ export interface CallOptions {
   headers?: Record<string, string>;
   timeoutMs?: number;
   signal?: AbortSignal;
+  /**
+   * callJson over fetch (plain TCP targets): about a third of node:http's CPU per call (~90 µs
+   * against ~250 µs for a 6 KB inspect). It has no connect timeout of its own (only timeoutMs), so
+   * it is for engines known to answer.
+   */
+  pooled?: boolean;
 }
 
 /** The message in an engine's error body (JSON `{"message"}` or plain text). */
@@ -143,8 +149,41 @@ export async function call(target: EngineTarget, method: string, path: string, o
  * otherwise. The body is cast to T, not validated: T is the engine's wire contract (docker-types.ts).
  */
 export async function callJson<T = unknown>(target: EngineTarget, method: string, path: string, opts: CallOptions = {}): Promise<T> {
+  if (opts.pooled && !target.tls && !opts.bodyWriter) return fetchJson<T>(target, method, path, opts);
   const r = await call(target, method, path, opts);
   if (r.status < 200 || r.status >= 300) throw new EngineHttpError(r.status, errorBodyMessage(r.body) || `HTTP ${r.status}`);
   const text = r.body.toString();
+  return (text ? JSON.parse(text) : undefined) as T;
+}
+
+/** Headers fetch sets itself (or refuses): the rest are passed on. */
+const FETCH_OWN = new Set(['host', 'connection', 'content-length', 'transfer-encoding', 'keep-alive', 'expect']);
+
+/** The request as fetch makes it; the answer as text (decoded once). */
+async function fetchText(target: EngineTarget, method: string, path: string, opts: CallOptions): Promise<{ res: Response; text: string }> {
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(opts.headers ?? {})) if (!FETCH_OWN.has(k.toLowerCase())) headers[k] = v;
+  let body: string | Buffer | undefined = opts.raw;
+  if (opts.body !== undefined) {
+    body = JSON.stringify(opts.body);
+    headers['Content-Type'] = 'application/json';
+  }
+  // A GET or HEAD carries no body (fetch refuses one, even empty).
+  if ((method === 'GET' || method === 'HEAD') && body !== undefined && Buffer.byteLength(body) === 0) body = undefined;
+  const signals = [opts.signal, opts.timeoutMs ? AbortSignal.timeout(opts.timeoutMs) : undefined].filter((s): s is AbortSignal => s !== undefined);
+  const host = target.host.includes(':') ? `[${target.host}]` : target.host;
+  try {
+    // Bun's own idle timeout (5 minutes by default) would end a call that may wait longer (timeoutMs 0).
+    const res = await fetch(`http://${host}:${target.port}${path}`, { method, headers, body, redirect: 'manual', signal: signals.length > 1 ? AbortSignal.any(signals) : signals[0], timeout: opts.timeoutMs ? opts.timeoutMs : false });
+    return { res, text: await res.text() };
+  } catch (err) {
+    if ((err as Error)?.name === 'TimeoutError') throw Object.assign(new Error(`request to ${target.host}:${target.port} timed out`), { code: 'ETIMEDOUT' });
+    throw err;
+  }
+}
+
+async function fetchJson<T>(target: EngineTarget, method: string, path: string, opts: CallOptions): Promise<T> {
+  const { res, text } = await fetchText(target, method, path, opts);
+  if (res.status < 200 || res.status >= 300) throw new EngineHttpError(res.status, errorBodyMessage(text) || `HTTP ${res.status}`);
   return (text ? JSON.parse(text) : undefined) as T;
 }

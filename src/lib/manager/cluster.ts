@@ -8,14 +8,17 @@ import type { Discovery } from '../discovery/types';
 import { sleep } from '../discovery/poll';
 import type { ContainerConfig, HostConfig, NetworkResource, Volume } from '../engine/docker-types';
 import { Engine, type CachedContainer, type DockerEvent, type EngineOptions } from '../engine/engine';
+import { ContainerIndex, primaryNames, swarmIdOf } from '../engine/container-index';
 import { errorMessage } from '../errors';
 import { log } from '../log';
 import { clusterApiVersion } from '../engine/version';
-import { containerCpus, SWARM_ID_LABEL } from '../scheduler/request';
+import { containerCpus } from '../scheduler/request';
 import type { ContainerSnapshot, ImageSnapshot, NodeSnapshot, PortBinding } from '../scheduler/types';
 import type { DrainState } from './drain';
 import { DEFAULT_EVENT_LOG, EventLog, type EventLogOptions } from './event-log';
 import { discoveryError } from '../metrics/metrics';
+import { ValidationQueue } from './validation-queue';
+import { ClusterIndex } from './cluster-index';
 
 export interface ClusterOptions {
   engine: EngineOptions;
@@ -39,9 +42,14 @@ export interface FoundContainer {
 /** Event as the API streams it: the engine's event plus node information (spec §3.5). */
 export type ClusterEvent = DockerEvent & { node?: { Name: string; Id: string; Addr: string; Ip: string } };
 
-/** Primary names (`/web`) of a cached container, without link aliases (`/other/alias`). */
-export function primaryNames(c: CachedContainer): string[] {
-  return (c.summary?.Names ?? []).filter((n) => n.lastIndexOf('/') === 0).map((n) => n.slice(1));
+export { primaryNames, swarmIdOf };
+
+/** The engine's container index (a plain Map, as test doubles hold, is indexed on the fly). */
+function indexOf(e: Engine): ContainerIndex {
+  if (e.containers instanceof ContainerIndex) return e.containers;
+  const index = new ContainerIndex();
+  for (const [id, c] of e.containers) index.set(id, c);
+  return index;
 }
 
 // Engines replace a CachedContainer (and their image list) whenever it changes, so snapshots can be
@@ -94,7 +102,15 @@ export class Cluster {
   readonly events: EventLog<ClusterEvent>;
   /** Reservations of creates in flight, per engine address. */
   readonly pending = new Map<string, ContainerSnapshot[]>();
+  /** Which engines hold which container keys (cluster-index.ts), fed by the engines this cluster made. */
+  private readonly index = new ClusterIndex();
+  /** Engines this cluster made (their indexes report to `index`), with their order of addition. */
+  private readonly made = new WeakMap<Engine, number>();
+  private madeCount = 0;
+  private nextOrdinal = 0;
   private stopper = new AbortController();
+  /** Validations in flight at most at once; one slower than 2 s no longer counts (validation-queue.ts). */
+  private readonly validations = new ValidationQueue(48, 2000);
 
   constructor(readonly opts: ClusterOptions) {
     this.bus.setMaxListeners(0);
@@ -109,6 +125,10 @@ export class Cluster {
     for (const [addr, engine] of this.engines) {
       if (wanted.has(addr)) continue;
       this.engines.delete(addr);
+      if (this.made.has(engine)) {
+        this.madeCount--;
+        for (const c of engine.containers.values()) this.index.change(engine, c, undefined);
+      }
       const t = engine.stop();
       log.info('Engine left discovery, removed', { name: engine.name || '(unknown)', addr });
       if (t || engine.id) this.emitSwarm('engine_disconnect', engine);
@@ -121,14 +141,19 @@ export class Cluster {
           onTransition: (e, t) => this.onTransition(e, t),
           onEvent: (e, ev) => this.publish(this.decorate(e, ev)),
           engineWithId: (id, self) => [...this.engines.values()].find((o) => o !== self && o.id === id && o.state !== 'pending'),
+          onContainerChange: (e, was, now) => {
+            if (this.engines.get(e.addr) === e) this.index.change(e, was, now);
+          },
         });
       } catch (err) {
         log.error('Ignoring invalid discovery entry', { entry: addr, error: errorMessage(err) });
         continue;
       }
       this.engines.set(addr, engine);
+      this.made.set(engine, this.nextOrdinal++);
+      this.madeCount++;
       log.info('Engine added, validating', { addr });
-      void engine.validate();
+      this.validate(engine);
     }
   }
 
@@ -161,9 +186,16 @@ export class Cluster {
     while (!signal.aborted) {
       await sleep(period, signal);
       for (const e of this.engines.values()) {
-        if (e.state === 'pending' && e.health.pendingRetryDue(Date.now(), e.lastAttempt, this.opts.engine.refreshMinMs)) void e.validate();
+        if (e.state === 'pending' && e.health.pendingRetryDue(Date.now(), e.lastAttempt, this.opts.engine.refreshMinMs)) this.validate(e);
       }
     }
+  }
+
+  /** Queues a validation; by its turn the engine may have been validated already (or removed). */
+  private validate(engine: Engine): void {
+    this.validations.run(async () => {
+      if (engine.state === 'pending' && this.engines.get(engine.addr) === engine) await engine.validate();
+    });
   }
 
   stop(): void {
@@ -226,17 +258,26 @@ export class Cluster {
   /** Validated engines (Healthy or Unhealthy): the ones whose caches are shown. */
   /** The API version advertised to clients: one every registered engine is spoken to (see engine/version). */
   apiVersion(): string {
-    const versions: string[] = [];
-    for (const e of this.engines.values()) if (e.state === 'healthy' || e.state === 'unhealthy') versions.push(e.apiVersion);
+    // Asked on every request: the few distinct versions are compared, not one per engine.
+    const versions = new Set<string>();
+    for (const e of this.engines.values()) if (e.state === 'healthy' || e.state === 'unhealthy') versions.add(e.apiVersion);
     return clusterApiVersion(versions);
   }
 
   registered(): Engine[] {
-    return this.all().filter((e) => e.state === 'healthy' || e.state === 'unhealthy');
+    // Many times per request on large clusters: a plain loop, no intermediate array.
+    const out: Engine[] = [];
+    for (const e of this.engines.values()) {
+      const s = e.state;
+      if (s === 'healthy' || s === 'unhealthy') out.push(e);
+    }
+    return out;
   }
 
   healthy(): Engine[] {
-    return this.all().filter((e) => e.isHealthy());
+    const out: Engine[] = [];
+    for (const e of this.engines.values()) if (e.isHealthy()) out.push(e);
+    return out;
   }
 
   engineByNode(ref: string): Engine | undefined {
@@ -244,28 +285,50 @@ export class Cluster {
     return list.find((e) => e.name === ref) ?? list.find((e) => e.id === ref || e.daemonId === ref) ?? list.find((e) => e.addr === ref);
   }
 
+  /** Each engine's last node snapshot: handed out again while nothing in it changed. */
+  private readonly nodeSnapshotOf = new WeakMap<Engine, NodeSnapshot>();
+
   snapshot(): NodeSnapshot[] {
-    return this.registered().map((e) => ({
-      id: e.id,
-      name: e.name,
-      addr: e.addr,
-      ip: e.ip,
-      labels: e.labels,
-      totalCpus: e.rawCpus,
-      totalMemory: e.rawMemory,
-      healthIndicator: e.health.indicator(),
-      drained: this.opts.drain?.isDrained(e.name, e.labels) ?? false,
-      containers: this.nodeContainers(e),
-      images: cachedImageSnapshots(e.images),
-    }));
+    return this.registered().map((e) => {
+      const containers = this.nodeContainers(e);
+      const images = cachedImageSnapshots(e.images);
+      const healthIndicator = e.health.indicator();
+      const drained = this.opts.drain?.isDrained(e.name, e.labels) ?? false;
+      const s = this.nodeSnapshotOf.get(e);
+      if (
+        s &&
+        s.containers === containers &&
+        s.images === images &&
+        s.healthIndicator === healthIndicator &&
+        s.drained === drained &&
+        s.labels === e.labels &&
+        s.id === e.id &&
+        s.name === e.name &&
+        s.ip === e.ip &&
+        s.totalCpus === e.rawCpus &&
+        s.totalMemory === e.rawMemory
+      ) {
+        return s;
+      }
+      const next: NodeSnapshot = { id: e.id, name: e.name, addr: e.addr, ip: e.ip, labels: e.labels, totalCpus: e.rawCpus, totalMemory: e.rawMemory, healthIndicator, drained, containers, images };
+      this.nodeSnapshotOf.set(e, next);
+      return next;
+    });
   }
 
+  /** Each engine's container snapshots, rebuilt when its cache changed (containersVersion). */
+  private readonly nodeSnapshots = new WeakMap<Engine, { version: number; cpus: number; containers: ContainerSnapshot[] }>();
+
   private nodeContainers(e: Engine): ContainerSnapshot[] {
-    const out: ContainerSnapshot[] = [];
-    for (const c of e.containers.values()) out.push(cachedContainerSnapshot(c, e.rawCpus));
-    const pending = this.pending.get(e.addr);
-    if (pending) out.push(...pending);
-    return out;
+    let hit = this.nodeSnapshots.get(e);
+    if (!hit || hit.version !== e.containersVersion || hit.cpus !== e.rawCpus || typeof e.containersVersion !== 'number') {
+      const containers: ContainerSnapshot[] = [];
+      for (const c of e.containers.values()) containers.push(cachedContainerSnapshot(c, e.rawCpus));
+      hit = { version: e.containersVersion, cpus: e.rawCpus, containers };
+      this.nodeSnapshots.set(e, hit);
+    }
+    const pending = this.pending.size ? this.pending.get(e.addr) : undefined;
+    return pending?.length ? [...hit.containers, ...pending] : hit.containers;
   }
 
   addPending(addr: string, c: ContainerSnapshot): () => void {
@@ -276,15 +339,17 @@ export class Cluster {
       const l = this.pending.get(addr) ?? [];
       const i = l.indexOf(c);
       if (i >= 0) l.splice(i, 1);
+      // No empty lists left behind: views skip engines without reservations in flight.
+      if (!l.length && this.pending.get(addr) === l) this.pending.delete(addr);
     };
   }
 
   /** Whether a container name is taken anywhere in the cluster (including creates in flight). */
   nameTaken(name: string): boolean {
     const n = name.replace(/^\//, '');
-    for (const e of this.registered()) {
-      for (const c of e.containers.values()) if (cachedContainerSnapshot(c, e.rawCpus).names.includes(n)) return true;
-    }
+    if (this.indexed()) {
+      if (this.holding(this.index.named(n)).length) return true;
+    } else for (const e of this.registered()) if (indexOf(e).hasName(n)) return true;
     for (const list of this.pending.values()) for (const c of list) if (c.names.includes(n)) return true;
     return false;
   }
@@ -297,34 +362,120 @@ export class Cluster {
    * container that is rescheduled; while the failed node's stale copy is still known, the copy on a
    * healthy node (the newest) is the one meant.
    */
-  findContainer(ref: string): FoundContainer | undefined {
-    if (!ref) return undefined;
-    const engines = this.registered();
-    const every: FoundContainer[] = [];
-    for (const engine of engines) for (const container of engine.containers.values()) every.push({ engine, container });
-    const byId = every.find((f) => f.container.id === ref);
-    if (byId) return byId;
-    const bySwarmId = every.filter((f) => {
-      const sid = swarmIdOf(f.container);
-      return sid !== '' && (sid === ref || (ref.length === 12 && sid.startsWith(ref)));
-    });
+  /** Whether every engine is one this cluster made, so that the cluster index knows them all. */
+  private indexed(): boolean {
+    return this.madeCount > 0 && this.madeCount === this.engines.size;
+  }
+
+  /** Of the engines the cluster index names, the registered ones, in the order they were added. */
+  private holding(engines: Iterable<Engine>): Engine[] {
+    const out: Engine[] = [];
+    for (const e of engines) {
+      const s = e.state;
+      if ((s === 'healthy' || s === 'unhealthy') && this.engines.get(e.addr) === e) out.push(e);
+    }
+    if (out.length > 1) out.sort((a, b) => this.made.get(a)! - this.made.get(b)!);
+    return out;
+  }
+
+  /** findContainer through the cluster index: the same steps, asking only the engines that hold the key. */
+  private findIndexed(ref: string): FoundContainer | undefined {
+    const idx = (e: Engine) => e.containers as ContainerIndex;
+    const found = (engines: Engine[], pick: (i: ContainerIndex) => CachedContainer[], into: FoundContainer[] = []) => {
+      for (const engine of engines) for (const container of pick(idx(engine))) into.push({ engine, container });
+      return into;
+    };
+    const [owner] = this.holding(this.index.withId(ref));
+    if (owner) return { engine: owner, container: owner.containers.get(ref)! };
+    const bySwarmId =
+      ref.length === 12 ? found(this.holding(this.index.withShortSwarmId(ref)), (i) => i.withShortSwarmId(ref)) : found(this.holding(this.index.withSwarmId(ref)), (i) => i.withSwarmId(ref));
     if (bySwarmId.length) return liveCopy(bySwarmId);
     const name = ref.replace(/^\//, '');
-    const byName = every.filter((f) => primaryNames(f.container).includes(name));
+    const byName = found(this.holding(this.index.named(name)), (i) => i.named(name));
     if (byName.length === 1) return byName[0];
     const slash = name.indexOf('/');
     if (slash > 0) {
       const node = name.slice(0, slash);
       const bare = name.slice(slash + 1);
-      const hits = every.filter((f) => (f.engine.name === node || f.engine.id === node || f.engine.daemonId === node) && primaryNames(f.container).includes(bare));
+      const onNode = this.holding(this.index.named(bare)).filter((e) => e.name === node || e.id === node || e.daemonId === node);
+      const hits = found(onNode, (i) => i.named(bare));
       if (hits.length === 1) return hits[0];
     }
     if (byName.length > 1) return undefined;
-    const prefix = every.filter((f) => f.container.id.startsWith(ref));
+    // A prefix of 12 characters or more is looked up among the engines holding its first 12.
+    const candidates = (byShort: (s: string) => Iterable<Engine>) => (ref.length >= 12 ? this.holding(byShort(ref.slice(0, 12))) : this.registered());
+    const prefix: FoundContainer[] = [];
+    for (const engine of candidates((s) => this.index.withShortId(s))) {
+      found([engine], (i) => i.withIdPrefix(ref), prefix);
+      if (prefix.length > 1) return undefined;
+    }
     if (prefix.length === 1) return prefix[0];
-    if (prefix.length > 1) return undefined;
-    const swarmPrefix = every.filter((f) => swarmIdOf(f.container).startsWith(ref));
-    return new Set(swarmPrefix.map((f) => swarmIdOf(f.container))).size === 1 ? liveCopy(swarmPrefix) : undefined;
+    const sids = new Set<string>();
+    for (const engine of candidates((s) => this.index.withShortSwarmId(s))) for (const sid of idx(engine).swarmIdsWithPrefix(ref)) sids.add(sid);
+    if (sids.size !== 1) return undefined;
+    const [sid] = sids;
+    return liveCopy(found(this.holding(this.index.withSwarmId(sid!)), (i) => i.withSwarmId(sid!)));
+  }
+
+  findContainer(ref: string): FoundContainer | undefined {
+    if (!ref) return undefined;
+    if (this.indexed()) return this.findIndexed(ref);
+    // Each step asks every engine's index (container-index.ts) in the order a scan would meet them.
+    const engines: { engine: Engine; index: ContainerIndex }[] = [];
+    for (const engine of this.registered()) engines.push({ engine, index: indexOf(engine) });
+    const found = (engine: Engine, list: CachedContainer[], into: FoundContainer[]) => {
+      for (const container of list) into.push({ engine, container });
+    };
+    for (const { engine, index } of engines) {
+      const container = index.get(ref);
+      if (container) return { engine, container };
+    }
+    const bySwarmId: FoundContainer[] = [];
+    for (const { engine, index } of engines) found(engine, ref.length === 12 ? index.withShortSwarmId(ref) : index.withSwarmId(ref), bySwarmId);
+    if (bySwarmId.length) return liveCopy(bySwarmId);
+    const name = ref.replace(/^\//, '');
+    const byName: FoundContainer[] = [];
+    for (const { engine, index } of engines) found(engine, index.named(name), byName);
+    if (byName.length === 1) return byName[0];
+    const slash = name.indexOf('/');
+    if (slash > 0) {
+      const node = name.slice(0, slash);
+      const bare = name.slice(slash + 1);
+      const hits: FoundContainer[] = [];
+      for (const { engine, index } of engines) if (engine.name === node || engine.id === node || engine.daemonId === node) found(engine, index.named(bare), hits);
+      if (hits.length === 1) return hits[0];
+    }
+    if (byName.length > 1) return undefined;
+    const prefix: FoundContainer[] = [];
+    for (const { engine, index } of engines) {
+      found(engine, index.withIdPrefix(ref), prefix);
+      if (prefix.length > 1) return undefined;
+    }
+    if (prefix.length === 1) return prefix[0];
+    const sids = new Set<string>();
+    for (const { index } of engines) for (const sid of index.swarmIdsWithPrefix(ref)) sids.add(sid);
+    if (sids.size !== 1) return undefined;
+    const [sid] = sids;
+    const copies: FoundContainer[] = [];
+    for (const { engine, index } of engines) found(engine, index.withSwarmId(sid!), copies);
+    return liveCopy(copies);
+  }
+
+  /** Containers whose primary name is `name`, engine by engine (indexed). */
+  containersNamed(name: string): FoundContainer[] {
+    const out: FoundContainer[] = [];
+    const engines = this.indexed() ? this.holding(this.index.named(name)) : this.registered();
+    for (const engine of engines) for (const container of indexOf(engine).named(name)) out.push({ engine, container });
+    return out;
+  }
+
+  /** The copies of a global container, engine by engine (indexed). */
+  globalCopies(globalId: string): FoundContainer[] {
+    const out: FoundContainer[] = [];
+    if (!globalId) return out;
+    const engines = this.indexed() ? this.holding(this.index.withGlobalId(globalId)) : this.registered();
+    for (const engine of engines) for (const container of indexOf(engine).copiesOf(globalId)) out.push({ engine, container });
+    return out;
   }
 
   /** Which engine created an exec instance. */
@@ -373,11 +524,6 @@ export class Cluster {
     }
     return [];
   }
-}
-
-/** A container's `com.docker.swarm.id` ('' when it has none). */
-export function swarmIdOf(c: CachedContainer): string {
-  return c.summary?.Labels?.[SWARM_ID_LABEL] ?? c.inspect?.Config?.Labels?.[SWARM_ID_LABEL] ?? '';
 }
 
 /** Of the copies of one swarm ID: the one on a healthy node, the newest. */

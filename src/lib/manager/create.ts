@@ -116,7 +116,8 @@ async function attempt(cluster: Cluster, placer: Placer, request: ContainerReque
     }
     if (r.status !== 201) return failed(r.status, errorBodyMessage(r.body), { afterPull });
     const created = JSON.parse(r.body.toString()) as IdResponse;
-    await engine.refreshContainer(created.Id).catch(() => undefined);
+    // One inspect, shared with the `create` event's if that came first (engine.learnContainer).
+    await engine.learnContainer(created.Id).catch(() => undefined);
     return { ok: true, status: 201, body: created, error: '', afterPull, imageMissing: false };
   } finally {
     release();

@@ -16,7 +16,7 @@ import type { CachedContainer, Engine } from '../engine/engine';
 import { errorMessage } from '../errors';
 import { log } from '../log';
 import { GLOBAL_ENV_KEY, GLOBAL_ID_LABEL, GLOBAL_LABEL, globalIdOf, nameConflictMessage, SWARM_ID_LABEL, validateGlobal, type ContainerRequest } from '../scheduler/index';
-import { primaryNames, type Cluster, type FoundContainer } from './cluster';
+import type { Cluster, FoundContainer } from './cluster';
 import { createContainer, CreateError } from './create';
 import { clusterLocality } from './locality';
 import { containerLabels, containerName, createdMs, isRunning, recreateBody } from './reschedule';
@@ -46,12 +46,9 @@ export function copyOf(c: CachedContainer): string {
 export function copiesNamed(cluster: Cluster, ref: string): FoundContainer[] {
   const name = ref.replace(/^\//, '');
   const out: FoundContainer[] = [];
-  for (const engine of cluster.registered()) {
-    for (const container of engine.containers.values()) {
-      if (!primaryNames(container).includes(name)) continue;
-      if (copyOf(container) === '' || (out.length > 0 && copyOf(container) !== copyOf(out[0]!.container))) return [];
-      out.push({ engine, container });
-    }
+  for (const found of cluster.containersNamed(name)) {
+    if (copyOf(found.container) === '' || (out.length > 0 && copyOf(found.container) !== copyOf(out[0]!.container))) return [];
+    out.push(found);
   }
   return out;
 }
@@ -198,9 +195,7 @@ export class GlobalContainers {
   }
 
   private copies(globalId: string): FoundContainer[] {
-    const out: FoundContainer[] = [];
-    for (const engine of this.cluster.registered()) for (const container of engine.containers.values()) if (copyOf(container) === globalId) out.push({ engine, container });
-    return out;
+    return this.cluster.globalCopies(globalId);
   }
 
   // ---- create -------------------------------------------------------------------------------------
@@ -297,9 +292,8 @@ export class GlobalContainers {
    */
   targetOf(ref: string, op: GlobalOp): GlobalTarget | undefined {
     if (!ref) return undefined;
-    for (const engine of this.cluster.registered()) {
-      for (const c of engine.containers.values()) if (copyOf(c) === ref) return { globalId: ref, copies: this.copies(ref) };
-    }
+    const copies = this.copies(ref);
+    if (copies.length) return { globalId: ref, copies };
     const named = copiesNamed(this.cluster, ref);
     if (named.length) return { globalId: copyOf(named[0]!.container), copies: this.copies(copyOf(named[0]!.container)) };
     if (op === 'start' && !ref.includes('/')) {

@@ -4,7 +4,7 @@
  * skipped; cpuScore = (used+req)×100/capacity (100 when no CPUs requested), memScore likewise; the node
  * is eligible only if both ≤ 100; weight = cpuScore + memScore + healthFactor × healthIndicator.
  */
-import type { ContainerRequest, NodeSnapshot } from '../types';
+import type { ContainerRequest, ContainerSnapshot, NodeSnapshot } from '../types';
 
 export const DEFAULT_OVERCOMMIT = 0.05;
 export const NO_RESOURCES = 'no resources available to schedule container';
@@ -50,16 +50,29 @@ export function withOvercommit(raw: number, ratio: number = DEFAULT_OVERCOMMIT):
   return raw + Math.trunc((raw * overcommitPercent(ratio)) / 100);
 }
 
+// The manager hands the same containers array for a node until the node changes: the sums are kept
+// per array, so a placement over 1,000 nodes does not add up 30,000 reservations each time.
+const used = new WeakMap<readonly ContainerSnapshot[], { cpus: number; memory: number }>();
+
+function usedOf(node: NodeSnapshot): { cpus: number; memory: number } {
+  let hit = used.get(node.containers);
+  if (!hit) {
+    hit = { cpus: 0, memory: 0 };
+    for (const c of node.containers) {
+      hit.cpus += c.cpus;
+      hit.memory += c.memory;
+    }
+    used.set(node.containers, hit);
+  }
+  return hit;
+}
+
 export function usedCpus(node: NodeSnapshot): number {
-  let sum = 0;
-  for (const c of node.containers) sum += c.cpus;
-  return sum;
+  return usedOf(node).cpus;
 }
 
 export function usedMemory(node: NodeSnapshot): number {
-  let sum = 0;
-  for (const c of node.containers) sum += c.memory;
-  return sum;
+  return usedOf(node).memory;
 }
 
 const RUNNING_STATES = new Set(['running', 'restarting', 'paused', 'pending']);

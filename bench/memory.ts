@@ -43,7 +43,7 @@ export async function measureCacheBytes(engines: number, containers: number, kin
     for (let i = 0; i < list.length; i += 50) await Promise.all(list.slice(i, i + 50).map((e) => e.validate()));
     const loaded = heapBytes();
     const cached = list.reduce((n, e) => n + e.containers.size, 0);
-    for (const e of list) e.containers.clear();
+    for (const e of list) e.dropContainers();
     const withoutContainers = heapBytes();
     for (const e of list) e.stop();
     return { engines, containers: cached, perContainer: (loaded - withoutContainers) / Math.max(1, cached), perEngine: (loaded - before) / engines };

@@ -32,6 +32,7 @@ import type { Subprocess } from 'bun';
 import { renderLatencyChart, type ChartSeries } from './chart';
 import { measureCacheBytes, type CacheBytes } from './memory';
 import { percentiles, type Percentiles } from './stats';
+import { DEFAULT_OVERCOMMIT, withOvercommit } from '../src/lib/scheduler/resources';
 
 interface Options {
   sizes: number[];
@@ -74,8 +75,6 @@ interface SizeResult {
 const ROOT = resolve(import.meta.dir, '..');
 /** What every create asks in the concurrent phase: enough that small clusters fill up. */
 const CONCURRENT_MEMORY = 1024 ** 3;
-/** swarm.overcommit's default: engines may be booked to 105% of their memory. */
-const OVERCOMMIT = 0.05;
 
 function parseArgs(argv: string[]): Options {
   const opts: Options = { sizes: [100, 1000], containers: 30, requests: 1000, clients: 32, out: join(ROOT, 'bench/results'), swarm: join(ROOT, 'dist/swarm'), profile: false };
@@ -312,7 +311,7 @@ async function benchSize(opts: Options, engines: number, port: { next: number })
     );
     const concurrentMs = performance.now() - c0;
     const usage = (await (await fetch(`${firstEngine}/_sim/engines`)).json()) as { memTotal: number; reservedMemory: number }[];
-    const overbookedEngines = usage.filter((u) => u.reservedMemory > u.memTotal * (1 + OVERCOMMIT)).length;
+    const overbookedEngines = usage.filter((u) => u.reservedMemory > withOvercommit(u.memTotal, DEFAULT_OVERCOMMIT)).length;
 
     const end = processUsage(pid);
     const createP = percentiles(create.samples);

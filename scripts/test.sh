@@ -16,6 +16,11 @@ if ! shellcheck -S warning scripts/*.sh .ci/run; then
   echo "shellcheck failed" >&2
   failed_steps=$((failed_steps + 1))
 fi
+# Unused files, exports, types and dependencies (knip.json lists the entry points) fail the run.
+if ! node_modules/.bin/knip --no-progress; then
+  echo "unused code found (knip)" >&2
+  failed_steps=$((failed_steps + 1))
+fi
 
 log=$(mktemp)
 # Unit tests first (fast, no sockets), then integration tests against the compiled binary and real

@@ -20,3 +20,23 @@ export function errorMessage(err: unknown): string {
   }
   return String(err);
 }
+
+/**
+ * The one error type of the API servers (the Docker API, the token service): what the client is
+ * answered, `status` and `message` (api/respond.ts writes it as Docker's `{"message": ...}`). Thrown
+ * anywhere below a handler (scheduler, create path, handlers) and turned into HTTP at the server's
+ * error path only, by errorStatus.
+ */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The HTTP status an error thrown by a handler is answered with: an ApiError's own, anything else 500. */
+export function errorStatus(err: unknown): number {
+  return err instanceof ApiError ? err.status : 500;
+}

@@ -2,6 +2,7 @@
 import { createDiscovery } from './discovery/registry';
 import type { DiscoveryConfig } from './discovery/types';
 import { parseDuration } from './duration';
+import { callJson, EngineHttpError, targetOf } from './engine/http';
 import { UserError } from './errors';
 import { paintState } from './cli/color';
 import { formatTable } from './cli/table';
@@ -48,11 +49,11 @@ export async function probeNodes(addrs: readonly string[], timeoutMs = 2000, con
         continue;
       }
       try {
-        const r = await fetch(`http://${addr}/info`, { signal: AbortSignal.timeout(timeoutMs) });
-        const info = (await r.json()) as { Name?: unknown; ServerVersion?: unknown };
-        out[i] = { addr, state: 'answers', name: typeof info.Name === 'string' ? info.Name : '', version: typeof info.ServerVersion === 'string' ? info.ServerVersion : '' };
-      } catch {
-        out[i] = { addr, state: 'unreachable', name: '', version: '' };
+        const info = await callJson<{ Name?: unknown; ServerVersion?: unknown } | undefined>(targetOf(addr), 'GET', '/info', { timeoutMs });
+        out[i] = { addr, state: 'answers', name: typeof info?.Name === 'string' ? info.Name : '', version: typeof info?.ServerVersion === 'string' ? info.ServerVersion : '' };
+      } catch (err) {
+        // An HTTP error is still an answer (the address serves the API).
+        out[i] = { addr, state: err instanceof EngineHttpError ? 'answers' : 'unreachable', name: '', version: '' };
       }
     }
   };

@@ -34,7 +34,7 @@ function quote(value: string): string {
   return /^[^\s"=]+$/.test(value) ? value : JSON.stringify(value);
 }
 
-export function formatLogLine(level: LogLevel, msg: string, fields: LogFields = {}, now = new Date()): string {
+function formatLogLine(level: LogLevel, msg: string, fields: LogFields = {}, now = new Date()): string {
   const extras = Object.entries(fields)
     .filter(([, v]) => v !== undefined)
     .map(([k, v]) => `${k}=${quote(String(v))}`)

@@ -3,14 +3,12 @@
  * (src/lib/api/nodes.ts) over tcp, TLS or a unix socket, and renders the answers for people.
  */
 import { readFileSync } from 'node:fs';
-import http from 'node:http';
-import https from 'node:https';
-import { isIP } from 'node:net';
 import type { AvailabilityChange, NodeAvailability } from './api/nodes';
 import { NODES_PATH } from './api/nodes';
 import { UserError, errorMessage } from './errors';
 import { parseListenAddress, type ListenAddress } from './listen';
-import { TLS_MIN_VERSION } from './tls';
+import { call, listenTarget, type EngineTarget } from './engine/http';
+import type { ClientTls } from './tls';
 import { paintState } from './cli/color';
 import { formatTable } from './cli/table';
 
@@ -18,7 +16,7 @@ export interface ManagerTarget {
   /** As given (for messages). */
   text: string;
   addr: ListenAddress;
-  tls?: { verify: boolean; ca?: Buffer; cert?: Buffer; key?: Buffer };
+  tls?: ClientTls;
 }
 
 export interface ClientFlags {
@@ -67,35 +65,13 @@ interface Reply {
   body: string;
 }
 
-function request(target: ManagerTarget, method: string, path: string): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const base: http.RequestOptions = { method, path, headers: { 'Content-Length': '0' }, timeout: 20_000 };
-    let req: http.ClientRequest;
-    if (target.addr.kind === 'unix') req = http.request({ ...base, socketPath: target.addr.path });
-    else if (target.tls) {
-      const t = target.tls;
-      req = https.request({
-        ...base,
-        host: target.addr.host,
-        port: target.addr.port,
-        ca: t.ca,
-        cert: t.cert,
-        key: t.key,
-        minVersion: TLS_MIN_VERSION,
-        rejectUnauthorized: t.verify,
-        ...(isIP(target.addr.host) ? {} : { servername: target.addr.host }),
-      });
-    } else req = http.request({ ...base, host: target.addr.host, port: target.addr.port });
-    req.on('timeout', () => req.destroy(new Error('timed out after 20 s')));
-    req.on('error', reject);
-    req.on('response', (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
-      res.on('error', reject);
-    });
-    req.end();
-  });
+/** A manager's `/_swarm` routes answer at once: 20 s covers a loaded one. */
+const MANAGER_TIMEOUT_MS = 20_000;
+
+async function request(target: ManagerTarget, method: string, path: string): Promise<Reply> {
+  const to: EngineTarget = listenTarget(target.addr, target.tls);
+  const r = await call(to, method, path, { raw: '', timeoutMs: MANAGER_TIMEOUT_MS });
+  return { status: r.status, body: r.body.toString() };
 }
 
 async function callManager<T>(target: ManagerTarget, method: string, path: string): Promise<T> {

@@ -16,7 +16,7 @@ import type { ConnectionOptions, SecureVersion, TlsOptions } from 'node:tls';
 import { UserError, errorMessage } from './errors';
 
 /** v1: TLS 1.2 minimum (1.2.9). */
-export const TLS_MIN_VERSION: SecureVersion = 'TLSv1.2';
+const TLS_MIN_VERSION: SecureVersion = 'TLSv1.2';
 
 export interface TlsFlags {
   tls: boolean;
@@ -131,20 +131,29 @@ export function serverTlsOptions(m: TlsMaterial): TlsOptions {
   };
 }
 
+/**
+ * The client side of a TLS connection: verify the peer against `ca` (the system CAs without one)
+ * only with `verify`; present `cert`/`key` when given.
+ */
+export interface ClientTls {
+  verify: boolean;
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+}
+
 /** Client side towards engines: the manager's certificate, engine verification only with --tlsverify. */
-export interface EngineTls {
+export interface EngineTls extends ClientTls {
   cert: Buffer;
   key: Buffer;
-  ca?: Buffer;
-  verify: boolean;
 }
 
 export function engineTls(m: TlsMaterial): EngineTls {
   return { cert: m.cert, key: m.key, ca: m.ca, verify: m.verify };
 }
 
-/** Options for https.request / tls.connect to an engine at `host`. */
-export function clientTlsOptions(t: EngineTls, host: string): ConnectionOptions {
+/** Options for https.request / tls.connect to a peer (an engine, a manager, a service) at `host`. */
+export function clientTlsOptions(t: ClientTls, host: string): ConnectionOptions {
   return {
     cert: t.cert,
     key: t.key,

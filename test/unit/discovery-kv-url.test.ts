@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { createDiscovery, parseDiscoveryUrl } from '../../src/lib/discovery/registry';
 import type { DiscoveryConfig } from '../../src/lib/discovery/types';
 import { UserError } from '../../src/lib/errors';
-import { baseName, isDirectChild, kvKey } from '../../src/lib/kv/store';
+import { isDirectChild, kvKey } from '../../src/lib/kv/store';
 import { nodesPath, parseStoreUrl } from '../../src/lib/kv/url';
 
 const config: DiscoveryConfig = { heartbeatMs: 1000, ttlMs: 3000, options: {} };
@@ -63,7 +63,6 @@ describe('KV store URLs', () => {
 
   test('key helpers', () => {
     expect(kvKey('', '/a/', 'b//c', '')).toBe('a/b/c');
-    expect(baseName('a/b/10.0.0.1:2375')).toBe('10.0.0.1:2375');
     expect(isDirectChild('a/b', 'a/b/c')).toBe(true);
     expect(isDirectChild('a/b', 'a/b/c/d')).toBe(false);
     expect(isDirectChild('a/b', 'a/bc')).toBe(false);

@@ -12,7 +12,7 @@ export const FRAME = { DATA: 0, HEADERS: 1, PRIORITY: 2, RST_STREAM: 3, SETTINGS
 export const FLAG = { END_STREAM: 0x1, ACK: 0x1, END_HEADERS: 0x4, PADDED: 0x8, PRIORITY: 0x20 } as const;
 
 /** Go's http2 server refuses frames above 1 MiB (its default MaxReadFrameSize); so do we. */
-export const MAX_FRAME_PAYLOAD = 1 << 20;
+const MAX_FRAME_PAYLOAD = 1 << 20;
 
 export class WireError extends Error {}
 

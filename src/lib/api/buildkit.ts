@@ -45,13 +45,10 @@ import type { Duplex } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import type { Engine } from '../engine/engine';
 import { isConnectionError } from '../engine/health';
-import { connectEngine, connectEvent, CONNECT_TIMEOUT_MS, errorBodyMessage } from '../engine/http';
-import { errorMessage } from '../errors';
+import { connectEngine, connectEvent, CONNECT_TIMEOUT_MS, errorBodyMessage, transportError } from '../engine/http';
+import { ApiError, errorMessage } from '../errors';
 import { log } from '../log';
 import type { Cluster } from '../manager/cluster';
-import { PlacementError } from '../manager/scheduling';
-import type { NodeSnapshot } from '../scheduler/index';
-import { explainEngineTlsError } from '../tls';
 import {
   buildArgsOf,
   dataPayload,
@@ -74,8 +71,8 @@ import {
   type SolveInfo,
 } from './buildkit-wire';
 import { hijack, proxyTo } from './proxy';
-import { HttpError, sendEmpty, socketError } from './respond';
-import type { ApiContext, RequestCtx, Router, UpgradeCtx } from './router';
+import { sendEmpty, socketError } from './respond';
+import type { ApiContext, RequestCtx, UpgradeCtx } from './router';
 
 const SOLVE = '/moby.buildkit.v1.Control/Solve';
 const STATUS = '/moby.buildkit.v1.Control/Status';
@@ -189,33 +186,24 @@ function placementsOf(cluster: Cluster): BuildPlacements {
   return p;
 }
 
-function engineOf(ctx: ApiContext, node: NodeSnapshot): Engine {
-  const e = ctx.cluster.engines.get(node.addr);
-  if (!e) throw new BuildError(`node ${node.name} left the cluster`, GRPC.UNAVAILABLE);
-  return e;
-}
-
 /** The engine for a build (args: its build args, constraints included) among engines that can build. */
 function placeBuild(ctx: ApiContext, args: Record<string, string> = {}): Engine {
   const reg = placementsOf(ctx.cluster);
-  const nodes = ctx.cluster.snapshot();
-  const left = nodes.filter((n) => reg.cannotBuild(n.addr)).map((n) => `${n.name}: ${reg.cannotBuild(n.addr)}`);
-  const able = nodes.filter((n) => !reg.cannotBuild(n.addr));
-  if (!able.length && left.length) throw new BuildError(`no node of the cluster can run BuildKit builds (${left.join('; ')})`);
+  const engines = ctx.cluster.registered();
+  const left = engines.filter((e) => reg.cannotBuild(e.addr)).map((e) => `${e.name}: ${reg.cannotBuild(e.addr)}`);
+  if (left.length && left.length === engines.length) throw new BuildError(`no node of the cluster can run BuildKit builds (${left.join('; ')})`);
   try {
-    return engineOf(ctx, ctx.placer.pickNode(able, undefined, args));
+    return ctx.placer.placeBuild(args, undefined, (n) => !reg.cannotBuild(n.addr));
   } catch (err) {
-    if (!(err instanceof PlacementError)) throw err;
+    if (!(err instanceof ApiError)) throw err;
     throw new BuildError(left.length ? `${err.message}\nnot counted, as they cannot run BuildKit builds: ${left.join('; ')}` : err.message);
   }
 }
 
 /** Whether the scheduler's filters accept `engine` for a build with these args. */
 function accepts(ctx: ApiContext, engine: Engine, args: Record<string, string>): boolean {
-  const node = ctx.cluster.snapshot().find((n) => n.addr === engine.addr);
-  if (!node) return false;
   try {
-    ctx.placer.pickNode([node], undefined, args);
+    ctx.placer.placeBuild(args, undefined, (n) => n.addr === engine.addr);
     return true;
   } catch {
     return false;
@@ -683,7 +671,7 @@ class GrpcConnection {
         this.close();
         return;
       }
-      const err = engine.target.tls ? explainEngineTlsError(e, engine.addr) : e;
+      const err = transportError(e, engine.target);
       if (isConnectionError(err)) engine.noteFailure(err);
       this.refuse(new BuildError(`Cannot reach node ${engine.name} (${engine.addr}): ${errorMessage(err)}`, GRPC.UNAVAILABLE));
     });
@@ -802,17 +790,17 @@ function responseBody(head: string, raw: Buffer): { body: Buffer; complete: bool
 
 function checkUpgrade(ctx: UpgradeCtx): void {
   const proto = ctx.req.headers.upgrade;
-  if (!proto) throw new HttpError(400, 'no upgrade proto in request');
-  if (proto.toLowerCase() !== 'h2c') throw new HttpError(400, `protocol ${proto} not supported`);
+  if (!proto) throw new ApiError(400, 'no upgrade proto in request');
+  if (proto.toLowerCase() !== 'h2c') throw new ApiError(400, `protocol ${proto} not supported`);
 }
 
-function grpcUpgrade(ctx: UpgradeCtx): void {
+export function grpcUpgrade(ctx: UpgradeCtx): void {
   checkUpgrade(ctx);
   new GrpcConnection(ctx).start();
 }
 
 /** The client side of a build's session, spliced to the engine its Solve went to. */
-async function sessionUpgrade(ctx: UpgradeCtx): Promise<void> {
+export async function sessionUpgrade(ctx: UpgradeCtx): Promise<void> {
   checkUpgrade(ctx);
   const header = ctx.req.headers['x-docker-expose-session-uuid'];
   const id = Array.isArray(header) ? header[0] : header;
@@ -875,7 +863,7 @@ export async function uploadTarget(ctx: RequestCtx): Promise<Engine | undefined>
 }
 
 /** `POST /build/cancel?id=`: to the engine running that build; unknown builds have nothing to cancel (200, as dockerd). */
-async function cancel(ctx: RequestCtx): Promise<void> {
+export async function cancel(ctx: RequestCtx): Promise<void> {
   const addr = placementsOf(ctx.cluster).get(`build:${ctx.query.get('id') ?? ''}`);
   const engine = addr ? ctx.cluster.engines.get(addr) : undefined;
   if (!engine) {
@@ -886,11 +874,7 @@ async function cancel(ctx: RequestCtx): Promise<void> {
   await proxyTo(ctx.req, ctx.res, engine, `/build/cancel${ctx.search}`);
 }
 
-export function buildkitRoutes(router: Router): void {
-  const notUpgraded = () => {
-    throw new HttpError(400, 'no upgrade proto in request');
-  };
-  router.add('POST', '/grpc', notUpgraded, grpcUpgrade);
-  router.add('POST', '/session', notUpgraded, sessionUpgrade);
-  router.add('POST', '/build/cancel', cancel);
+/** `/grpc` and `/session` without an upgrade. */
+export function notUpgraded(): never {
+  throw new ApiError(400, 'no upgrade proto in request');
 }

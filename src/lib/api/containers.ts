@@ -4,20 +4,22 @@ import type { ContainerInspect, ContainerSummary, ExecCreateBody, IdResponse, Js
 import type { CachedContainer, Engine } from '../engine/engine';
 import { errorBodyMessage } from '../engine/http';
 import { primaryNames, type Cluster, type FoundContainer } from '../manager/cluster';
-import { createContainer, CreateError } from '../manager/create';
+import { createContainer } from '../manager/create';
+import { nameConflictMessage } from '../manager/scheduling';
 import type { PortView } from '../manager/publish-proxy';
 import { isGlobalCreateBody } from '../scheduler/index';
 import { containerStatus, rfc3339Nanos } from './format';
-import { acrossCopies, createGlobal, noSuchContainer } from './global';
+import { createGlobal, noSuchContainer } from './global';
 import { forward, hijack, proxyTo } from './proxy';
-import { discardBody, HttpError, labelsMatch, matchesPattern, parseFilters, patternMatcher, readBody, readJson, sendEmpty, sendJson, truthy } from './respond';
-import type { RequestCtx, Router, UpgradeCtx } from './router';
+import { ApiError } from '../errors';
+import { discardBody, labelsMatch, matchesPattern, parseFilters, patternMatcher, readBody, readJson, sendEmpty, sendJson, truthy } from './respond';
+import type { RequestCtx, UpgradeCtx } from './router';
 
 /** The container named in the path, on a healthy node, or the v1 error. */
 export function requireContainer(cluster: Cluster, ref: string): FoundContainer {
   const found = cluster.findContainer(ref);
-  if (!found) throw new HttpError(404, noSuchContainer(cluster, ref));
-  if (!found.engine.isHealthy()) throw new HttpError(500, `Container ${ref} running on unhealthy node ${found.engine.name}`);
+  if (!found) throw new ApiError(404, noSuchContainer(cluster, ref));
+  if (!found.engine.isHealthy()) throw new ApiError(500, `Container ${ref} running on unhealthy node ${found.engine.name}`);
   return found;
 }
 
@@ -128,20 +130,20 @@ interface PortRange {
 }
 
 function parsePort(key: string, value: string, port: string): number {
-  if (!/^\d+$/.test(port)) throw new HttpError(400, `error while looking up for ${key} ${value}: strconv.ParseUint: parsing "${port}": invalid syntax`);
+  if (!/^\d+$/.test(port)) throw new ApiError(400, `error while looking up for ${key} ${value}: strconv.ParseUint: parsing "${port}": invalid syntax`);
   const n = Number(port);
-  if (n > 65535) throw new HttpError(400, `error while looking up for ${key} ${value}: strconv.ParseUint: parsing "${port}": value out of range`);
+  if (n > 65535) throw new ApiError(400, `error while looking up for ${key} ${value}: strconv.ParseUint: parsing "${port}": value out of range`);
   return n;
 }
 
 function parsePortFilter(key: string, value: string): PortRange {
-  if (value.includes(':')) throw new HttpError(400, `filter for '${key}' should not contain ':': ${value}`);
+  if (value.includes(':')) throw new ApiError(400, `filter for '${key}' should not contain ':': ${value}`);
   const [port = '', proto] = value.split('/');
-  if (!port) throw new HttpError(400, `error while looking up for ${key} ${value}: empty string specified for ports`);
+  if (!port) throw new ApiError(400, `error while looking up for ${key} ${value}: empty string specified for ports`);
   const [lo = '', hi] = port.split('-');
   const start = parsePort(key, value, lo);
   const end = hi === undefined ? start : parsePort(key, value, hi);
-  if (end < start) throw new HttpError(400, `error while looking up for ${key} ${value}: invalid range specified for port: ${port}`);
+  if (end < start) throw new ApiError(400, `error while looking up for ${key} ${value}: invalid range specified for port: ${port}`);
   return { start, end, proto: proto || 'tcp' };
 }
 
@@ -152,7 +154,7 @@ function positionRef(cluster: Cluster, filters: Map<string, string[]>, key: 'sin
   const ref = filters.get(key)?.at(-1);
   if (ref === undefined) return undefined;
   const found = cluster.findContainer(ref);
-  if (!found) throw new HttpError(404, `No such container: ${ref}`);
+  if (!found) throw new ApiError(404, `No such container: ${ref}`);
   return found.container.id;
 }
 
@@ -184,7 +186,7 @@ function containerFilter(filters: Map<string, string[]>): (row: Row) => boolean 
         tests.push(({ c }) => labelsMatch(c.summary.Labels, values));
         break;
       case 'status':
-        for (const v of values) if (!STATES.includes(v)) throw new HttpError(400, `invalid filter 'status=${v}'`);
+        for (const v of values) if (!STATES.includes(v)) throw new ApiError(400, `invalid filter 'status=${v}'`);
         tests.push(({ state }) => values.includes(state));
         break;
       case 'node': {
@@ -194,14 +196,14 @@ function containerFilter(filters: Map<string, string[]>): (row: Row) => boolean 
       }
       case 'exited': {
         const codes = values.map((v) => {
-          if (!/^[+-]?\d+$/.test(v)) throw new HttpError(400, `invalid filter 'exited=${v}'`);
+          if (!/^[+-]?\d+$/.test(v)) throw new ApiError(400, `invalid filter 'exited=${v}'`);
           return Number(v);
         });
         tests.push(({ c, state }) => state === 'exited' && codes.includes(c.inspect?.State?.ExitCode ?? NaN));
         break;
       }
       case 'health':
-        for (const v of values) if (!HEALTH_STATES.includes(v)) throw new HttpError(400, `Unrecognised filter value for health: ${v}`);
+        for (const v of values) if (!HEALTH_STATES.includes(v)) throw new ApiError(400, `Unrecognised filter value for health: ${v}`);
         tests.push(({ c }) => values.includes(c.inspect?.State?.Health?.Status ?? 'none'));
         break;
       case 'ancestor':
@@ -228,7 +230,7 @@ function containerFilter(filters: Map<string, string[]>): (row: Row) => boolean 
       }
       case 'is-task': {
         const want = values.includes('true') ? true : values.includes('false') ? false : undefined;
-        if (want === undefined) throw new HttpError(400, `invalid filter 'is-task=${values.join(',')}'`);
+        if (want === undefined) throw new ApiError(400, `invalid filter 'is-task=${values.join(',')}'`);
         tests.push(({ c }) => Object.hasOwn(c.summary.Labels ?? {}, TASK_LABEL) === want);
         break;
       }
@@ -240,7 +242,7 @@ function containerFilter(filters: Map<string, string[]>): (row: Row) => boolean 
       case 'before':
         break; // positions, see listContainers
       default:
-        throw new HttpError(400, `invalid filter '${key}'`);
+        throw new ApiError(400, `invalid filter '${key}'`);
     }
   }
   if (ports.publish.length || ports.expose.length) {
@@ -304,7 +306,7 @@ export function listContainers(cluster: Cluster, query: URLSearchParams, now = D
   }
   if (before) {
     const i = out.findIndex((c) => c.Id === before || c.Id.startsWith(before) || c.Names.some((n) => n.endsWith('/' + before)));
-    if (i < 0) throw new HttpError(404, `No such container: ${before}`);
+    if (i < 0) throw new ApiError(404, `No such container: ${before}`);
     out.splice(0, i + 1);
   }
   return limit > 0 ? out.slice(0, limit) : out;
@@ -325,31 +327,26 @@ async function refreshBeforeList(ctx: RequestCtx): Promise<void> {
 
 // ---- create ---------------------------------------------------------------------------------------
 
-async function createContainerRoute(ctx: RequestCtx): Promise<void> {
+export async function createContainerRoute(ctx: RequestCtx): Promise<void> {
   const body = await readJson<JsonValue>(ctx.req);
-  if (!body || typeof body !== 'object' || Array.isArray(body)) throw new HttpError(400, 'invalid JSON in request body: expected an object');
+  if (!body || typeof body !== 'object' || Array.isArray(body)) throw new ApiError(400, 'invalid JSON in request body: expected an object');
   const name = (ctx.query.get('name') ?? '').replace(/^\//, '');
-  try {
-    // Beyond v1: a global container, one copy on every node (swarm.session-affinity does not apply).
-    if (isGlobalCreateBody(body)) return sendJson(ctx.res, 201, await createGlobal(ctx, body, name, ctx.req.headers['x-registry-auth'] as string | undefined));
-    // --cluster-opt swarm.session-affinity: next to the session's other containers and networks (soft).
-    const session = ctx.sessions?.session(ctx.req.headers, body);
-    const placementConstraints = ctx.sessions?.constraints(session) ?? [];
-    const created = await createContainer(ctx.cluster, ctx.placer, body, name, ctx.req.headers['x-registry-auth'] as string | undefined, placementConstraints.length ? { placementConstraints } : {});
-    ctx.sessions?.remember(session, ctx.cluster.findContainer(created.Id)?.engine.name);
-    sendJson(ctx.res, 201, created);
-  } catch (err) {
-    if (err instanceof CreateError) throw new HttpError(err.status, err.message);
-    throw err;
-  }
+  // Beyond v1: a global container, one copy on every node (swarm.session-affinity does not apply).
+  if (isGlobalCreateBody(body)) return sendJson(ctx.res, 201, await createGlobal(ctx, body, name, ctx.req.headers['x-registry-auth'] as string | undefined));
+  // --cluster-opt swarm.session-affinity: next to the session's other containers and networks (soft).
+  const session = ctx.sessions?.session(ctx.req.headers, body);
+  const placementConstraints = ctx.sessions?.constraints(session) ?? [];
+  const created = await createContainer(ctx.placer, body, name, ctx.req.headers['x-registry-auth'] as string | undefined, placementConstraints.length ? { placementConstraints } : {});
+  ctx.sessions?.remember(session, ctx.cluster.findContainer(created.Id)?.engine.name);
+  sendJson(ctx.res, 201, created);
 }
 
 // ---- per-container --------------------------------------------------------------------------------
 
-async function inspectContainer(ctx: RequestCtx): Promise<void> {
+export async function inspectContainer(ctx: RequestCtx): Promise<void> {
   const { engine, container } = requireContainer(ctx.cluster, ctx.params.name!);
   const r = await forward(ctx.req, engine, `/containers/${container.id}/json${ctx.search}`);
-  if (r.status !== 200) throw new HttpError(r.status, errorBodyMessage(r.body));
+  if (r.status !== 200) throw new ApiError(r.status, errorBodyMessage(r.body));
   const c = JSON.parse(r.body.toString()) as ContainerInspect;
   await ctx.publish?.settle();
   c.Node = {
@@ -380,7 +377,7 @@ async function inspectContainer(ctx: RequestCtx): Promise<void> {
   sendJson(ctx.res, 200, c);
 }
 
-async function startContainer(ctx: RequestCtx): Promise<void> {
+export async function startContainer(ctx: RequestCtx): Promise<void> {
   const { engine, container } = requireContainer(ctx.cluster, ctx.params.name!);
   await discardBody(ctx.req); // v1 disallows HostConfig on start: the body is ignored
   const r = await forward(ctx.req, engine, `/containers/${container.id}/start${ctx.search}`, Buffer.alloc(0), undefined, 0);
@@ -389,11 +386,11 @@ async function startContainer(ctx: RequestCtx): Promise<void> {
   if (r.status === 204) await engine.containerStarted(container.id).catch(() => undefined);
   else if (r.status !== 304 || engine.containers.get(container.id)?.summary.State !== 'running') await engine.refreshContainer(container.id).catch(() => undefined);
   if (r.status === 204 || r.status === 304) return sendEmpty(ctx.res, 204);
-  throw new HttpError(r.status === 404 ? 404 : r.status === 409 ? 409 : 500, errorBodyMessage(r.body));
+  throw new ApiError(r.status === 404 ? 404 : r.status === 409 ? 409 : 500, errorBodyMessage(r.body));
 }
 
 /** Buffered pass-through, then a refresh of the container, so `docker ps` right after is right. */
-function proxyAndRefresh(op: string) {
+export function proxyAndRefresh(op: string) {
   return async (ctx: RequestCtx) => {
     const { engine, container } = requireContainer(ctx.cluster, ctx.params.name!);
     const body = await readBody(ctx.req);
@@ -404,7 +401,7 @@ function proxyAndRefresh(op: string) {
 }
 
 export function passThrough(ctx: RequestCtx, r: { status: number; headers: http.IncomingHttpHeaders; body: Buffer }): void {
-  if (r.status >= 400) throw new HttpError(r.status, errorBodyMessage(r.body));
+  if (r.status >= 400) throw new ApiError(r.status, errorBodyMessage(r.body));
   const headers: Record<string, string> = {};
   if (r.headers['content-type']) headers['Content-Type'] = r.headers['content-type'];
   headers['Content-Length'] = String(r.body.length);
@@ -413,7 +410,7 @@ export function passThrough(ctx: RequestCtx, r: { status: number; headers: http.
 }
 
 /** Streaming pass-through (logs, stats, export, archive, wait...). */
-function streamProxy(op: string, refreshAfter = false, noBody = false) {
+export function streamProxy(op: string, refreshAfter = false, noBody = false) {
   return async (ctx: RequestCtx) => {
     const { engine, container } = requireContainer(ctx.cluster, ctx.params.name!);
     if (noBody) ctx.req.resume();
@@ -424,66 +421,64 @@ function streamProxy(op: string, refreshAfter = false, noBody = false) {
   };
 }
 
-async function renameContainer(ctx: RequestCtx): Promise<void> {
+export async function renameContainer(ctx: RequestCtx): Promise<void> {
   const { engine, container } = requireContainer(ctx.cluster, ctx.params.name!);
   const name = (ctx.query.get('name') ?? '').replace(/^\//, '');
-  if (name && ctx.cluster.nameTaken(name)) {
-    throw new HttpError(409, `Conflict: The name ${name} is already assigned. You have to delete (or rename) that container to be able to assign ${name} to a container again.`);
-  }
+  if (name && ctx.placer.nameTaken(name)) throw new ApiError(409, nameConflictMessage(name));
   const r = await forward(ctx.req, engine, `/containers/${container.id}/rename${ctx.search}`, Buffer.alloc(0));
   await engine.refreshContainer(container.id).catch(() => undefined);
-  if (r.status >= 400) throw new HttpError(r.status, errorBodyMessage(r.body));
+  if (r.status >= 400) throw new ApiError(r.status, errorBodyMessage(r.body));
   sendEmpty(ctx.res, 204);
 }
 
-async function removeContainer(ctx: RequestCtx): Promise<void> {
+export async function removeContainer(ctx: RequestCtx): Promise<void> {
   const found = ctx.cluster.findContainer(ctx.params.name!);
-  if (!found) throw new HttpError(404, `No such container: ${ctx.params.name}`);
+  if (!found) throw new ApiError(404, `No such container: ${ctx.params.name}`);
   const { engine, container } = found;
   const r = await forward(ctx.req, engine, `/containers/${container.id}${ctx.search}`, Buffer.alloc(0), undefined, 0);
-  if (r.status >= 400) throw new HttpError(r.status, errorBodyMessage(r.body));
+  if (r.status >= 400) throw new ApiError(r.status, errorBodyMessage(r.body));
   engine.forgetContainer(container.id);
   sendEmpty(ctx.res, 204);
 }
 
-async function createExec(ctx: RequestCtx): Promise<void> {
+export async function createExec(ctx: RequestCtx): Promise<void> {
   const { engine, container } = requireContainer(ctx.cluster, ctx.params.name!);
   const body = await readJson<JsonValue>(ctx.req);
   const exec: ExecCreateBody | undefined = isJsonObject(body) ? body : undefined; // a non-object has no Cmd
-  if (!exec?.Cmd || (Array.isArray(exec.Cmd) && exec.Cmd.length === 0)) throw new HttpError(400, 'No exec command specified');
+  if (!exec?.Cmd || (Array.isArray(exec.Cmd) && exec.Cmd.length === 0)) throw new ApiError(400, 'No exec command specified');
   const r = await forward(ctx.req, engine, `/containers/${container.id}/exec`, Buffer.from(JSON.stringify(body)));
-  if (r.status === 201) engine.execs.add((JSON.parse(r.body.toString()) as IdResponse).Id);
+  if (r.status === 201) engine.execCreated((JSON.parse(r.body.toString()) as IdResponse).Id, container.id);
   passThrough(ctx, r);
 }
 
 function execEngine(cluster: Cluster, id: string): Engine {
   const engine = cluster.findExec(id);
-  if (!engine) throw new HttpError(404, `No such exec instance: ${id}`);
+  if (!engine) throw new ApiError(404, `No such exec instance: ${id}`);
   return engine;
 }
 
-async function startExec(ctx: RequestCtx): Promise<void> {
+export async function startExec(ctx: RequestCtx): Promise<void> {
   const engine = execEngine(ctx.cluster, ctx.params.id!);
   await proxyTo(ctx.req, ctx.res, engine, ctx.path + ctx.search);
 }
 
-function startExecHijack(ctx: UpgradeCtx): void {
+export function startExecHijack(ctx: UpgradeCtx): void {
   const engine = execEngine(ctx.cluster, ctx.params.id!);
   hijack(ctx.req, ctx.socket, ctx.head, engine, ctx.path + ctx.search);
 }
 
-function attachHijack(ctx: UpgradeCtx): void {
+export function attachHijack(ctx: UpgradeCtx): void {
   const { engine, container } = requireContainer(ctx.cluster, ctx.params.name!);
   // Attach takes no body: dockerd would read one as the container's stdin.
   hijack(ctx.req, ctx.socket, ctx.head, engine, rest(ctx.path, ctx.params.name!, container.id) + ctx.search, { forwardBody: false });
 }
 
-async function execProxy(ctx: RequestCtx): Promise<void> {
+export async function execProxy(ctx: RequestCtx): Promise<void> {
   const engine = execEngine(ctx.cluster, ctx.params.id!);
   await proxyTo(ctx.req, ctx.res, engine, ctx.path + ctx.search);
 }
 
-async function commit(ctx: RequestCtx): Promise<void> {
+export async function commit(ctx: RequestCtx): Promise<void> {
   const ref = ctx.query.get('container') ?? '';
   const { engine, container } = requireContainer(ctx.cluster, ref);
   const q = new URLSearchParams(ctx.query);
@@ -494,37 +489,11 @@ async function commit(ctx: RequestCtx): Promise<void> {
   passThrough(ctx, r);
 }
 
-export function containerRoutes(router: Router): void {
-  const list = async (ctx: RequestCtx) => {
-    await refreshBeforeList(ctx);
-    await ctx.publish?.settle();
-    const listed = listContainers(ctx.cluster, ctx.query, Date.now(), ctx.publish);
-    if (truthy(ctx.query.get('size'))) await addSizes(ctx.cluster, listed);
-    sendJson(ctx.res, 200, listed);
-  };
-  router.add('GET', '/containers/json', list);
-  router.add('GET', '/containers/ps', list);
-  router.add('POST', '/containers/create', createContainerRoute);
-  router.add('GET', '/containers/{name*}/json', inspectContainer);
-  // A global container's name acts on every copy (api/global.ts).
-  router.add('POST', '/containers/{name*}/start', acrossCopies('start', startContainer));
-  for (const op of ['stop', 'kill', 'restart', 'pause', 'unpause'] as const) router.add('POST', `/containers/{name*}/${op}`, acrossCopies(op, proxyAndRefresh(op)));
-  router.add('POST', '/containers/{name*}/update', proxyAndRefresh('update'));
-  router.add('POST', '/containers/{name*}/rename', renameContainer);
-  router.add('DELETE', '/containers/{name*}', acrossCopies('rm', removeContainer));
-  router.add('POST', '/containers/{name*}/wait', streamProxy('/wait', true));
-  // stats: see stats.ts (node-qualified names).
-  for (const op of ['logs', 'top', 'changes', 'export']) router.add('GET', `/containers/{name*}/${op}`, streamProxy(`/${op}`));
-  router.add('GET|HEAD|PUT', '/containers/{name*}/archive', streamProxy('/archive'));
-  router.add('POST', '/containers/{name*}/copy', streamProxy('/copy'));
-  router.add('POST', '/containers/{name*}/resize', streamProxy('/resize'));
-  // dockerd hijacks attach even without an upgrade: a body would reach the container's stdin.
-  router.add('POST', '/containers/{name*}/attach', streamProxy('/attach', true, true), attachHijack);
-  router.add('GET', '/containers/{name*}/attach/ws', streamProxy('/attach/ws'), attachHijack);
-  router.add('POST', '/containers/{name*}/exec', createExec);
-  router.add('POST', '/exec/{id}/start', startExec, startExecHijack);
-  router.add('GET', '/exec/{id}/json', execProxy);
-  router.add('POST', '/exec/{id}/resize', execProxy);
-  router.add('POST', '/commit', commit);
+export async function listContainersRoute(ctx: RequestCtx): Promise<void> {
+  await refreshBeforeList(ctx);
+  await ctx.publish?.settle();
+  const listed = listContainers(ctx.cluster, ctx.query, Date.now(), ctx.publish);
+  if (truthy(ctx.query.get('size'))) await addSizes(ctx.cluster, listed);
+  sendJson(ctx.res, 200, listed);
 }
 

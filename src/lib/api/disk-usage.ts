@@ -14,10 +14,11 @@
  */
 import type { ContainerSummary, ImageSummary, Volume } from '../engine/docker-types';
 import { askEngines, clientApiVersion, describeFailures, failureStatus, skippedNodes, targetEngines, versionBelow } from './fanout';
-import { HttpError, sendJson } from './respond';
-import type { RequestCtx, Router } from './router';
+import { ApiError } from '../errors';
+import { sendJson } from './respond';
+import type { RequestCtx } from './router';
 
-export interface BuildCacheRecord {
+interface BuildCacheRecord {
   ID: string;
   Parent?: string;
   Parents?: string[] | null;
@@ -45,7 +46,7 @@ export function diskUsageTypes(query: URLSearchParams, clientVersion: string): S
   if (versionBelow(clientVersion, '1.42') || !asked.length) return new Set(TYPES);
   const out = new Set<DiskUsageType>();
   for (const t of asked) {
-    if (!(TYPES as readonly string[]).includes(t)) throw new HttpError(400, `unknown object type: ${t}`);
+    if (!(TYPES as readonly string[]).includes(t)) throw new ApiError(400, `unknown object type: ${t}`);
     out.add(t as DiskUsageType);
   }
   return out;
@@ -107,7 +108,7 @@ export function mergeDiskUsage(answers: { node: string; usage: DiskUsage | null 
   return du;
 }
 
-async function systemDf(ctx: RequestCtx): Promise<void> {
+export async function systemDf(ctx: RequestCtx): Promise<void> {
   ctx.req.resume();
   const clientVersion = clientApiVersion(ctx);
   const types = diskUsageTypes(ctx.query, clientVersion);
@@ -123,8 +124,4 @@ async function systemDf(ctx: RequestCtx): Promise<void> {
   if (!failures.length) return sendJson(ctx.res, 200, body);
   const done = answers.length ? ` (answered: ${answers.map((a) => a.engine.name).join(', ')})` : '';
   sendJson(ctx.res, failureStatus(failures), { message: `disk usage failed on ${describeFailures(failures)}${done}`, ...body });
-}
-
-export function diskUsageRoutes(router: Router): void {
-  router.add('GET', '/system/df', systemDf);
 }

@@ -7,7 +7,7 @@ import type { Engine } from '../engine/engine';
 import { unreachableMessage } from '../engine/health';
 import { errorBodyMessage } from '../engine/http';
 import { compareApiVersions, stripVersionPrefix } from '../engine/version';
-import { HttpError } from './respond';
+import { ApiError } from '../errors';
 import type { RequestCtx } from './router';
 
 export interface NodeAnswer<T> {
@@ -29,7 +29,7 @@ export interface FanOutResult<T> {
 /** The engines a cluster-wide call goes to: the Healthy ones, by name (stable lists). */
 export function targetEngines(ctx: RequestCtx): Engine[] {
   const engines = ctx.cluster.healthy().sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  if (!engines.length) throw new HttpError(500, 'No healthy node available in the cluster');
+  if (!engines.length) throw new ApiError(500, 'No healthy node available in the cluster');
   return engines;
 }
 
@@ -44,7 +44,7 @@ export function skippedNodes(ctx: RequestCtx): string[] {
 /**
  * `method path(engine)` on every engine in parallel, each at its own API version; a 2xx JSON body is
  * an answer, anything else (HTTP error, unreachable, unreadable body) a failure. `path` may throw an
- * HttpError to fail one engine without asking it.
+ * ApiError to fail one engine without asking it.
  */
 /**
  * A prune or df takes as long as the engine needs (minutes on a big host), but a pooled connection
@@ -65,7 +65,7 @@ export async function askEngines<T>(engines: Engine[], method: string, path: (en
         }
         answers.push({ engine, body: JSON.parse(r.body.toString()) as T });
       } catch (err) {
-        if (err instanceof HttpError) failures.push({ engine, status: err.status, message: err.message });
+        if (err instanceof ApiError) failures.push({ engine, status: err.status, message: err.message });
         else if (err instanceof SyntaxError) failures.push({ engine, status: 500, message: `unreadable answer: ${err.message}` });
         else failures.push({ engine, status: 500, message: unreachableMessage(engine, err) });
       }

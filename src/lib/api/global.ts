@@ -5,14 +5,15 @@ import type { Cluster } from '../manager/cluster';
 import { copiesNamed, type GlobalOp } from '../manager/global';
 import { naturalCompare } from './format';
 import { forward } from './proxy';
-import { discardBody, HttpError, sendEmpty } from './respond';
+import { ApiError } from '../errors';
+import { discardBody, sendEmpty } from './respond';
 import type { Handler, RequestCtx } from './router';
 
 /** Copies named in a 404 before "and N more". */
 const NAMES_SHOWN = 5;
 
 export function createGlobal(ctx: RequestCtx, body: JsonObject, name: string, auth?: string): Promise<IdResponse> {
-  if (!ctx.globals) throw new HttpError(501, 'global containers are not available on this manager');
+  if (!ctx.globals) throw new ApiError(501, 'global containers are not available on this manager');
   return ctx.globals.create(body, name, auth);
 }
 
@@ -42,7 +43,7 @@ export function acrossCopies(op: GlobalOp, single: Handler): Handler {
     await discardBody(ctx.req); // start takes no HostConfig (as v1), the others no body
     if (op !== 'rm' && !target.copies.some((f) => f.engine.isHealthy())) {
       const nodes = [...new Set(target.copies.map((f) => f.engine.name))].sort(naturalCompare);
-      throw new HttpError(500, `Container ${ref} running on unhealthy node ${nodes.join(', ')}`);
+      throw new ApiError(500, `Container ${ref} running on unhealthy node ${nodes.join(', ')}`);
     }
     const method = op === 'rm' ? 'DELETE' : 'POST';
     const outcomes = await ctx.globals.apply(target, op, ctx.query, async ({ engine, container }) => {
@@ -55,6 +56,6 @@ export function acrossCopies(op: GlobalOp, single: Handler): Handler {
     if (!failed.length) return sendEmpty(ctx.res, outcomes.length > 0 && outcomes.every((o) => o.status === 304) ? 304 : 204);
     failed.sort((a, b) => naturalCompare(a.copy.engine.name, b.copy.engine.name));
     const status = failed.length === outcomes.length && new Set(failed.map((o) => o.status)).size === 1 ? failed[0]!.status : 500;
-    throw new HttpError(status, failed.map((o) => `${o.copy.engine.name}: ${o.error}`).join('; '));
+    throw new ApiError(status, failed.map((o) => `${o.copy.engine.name}: ${o.error}`).join('; '));
   };
 }

@@ -4,30 +4,22 @@ import type { ImageSummary, ProgressMessage } from '../engine/docker-types';
 import type { Engine } from '../engine/engine';
 import { errorBodyMessage } from '../engine/http';
 import { JsonStreamParser } from '../engine/jsonstream';
-import { imageMatches, normalizeImageRef } from '../manager/cluster';
-import { PlacementError } from '../manager/scheduling';
+import { bestImage, engineReads, imageMatches, normalizeImageRef, parseImageRef } from '../scheduler/reference';
 import { noteBuild, uploadTarget } from './buildkit';
 import { passThrough } from './containers';
 import { UploadTee } from './tee';
 import { forward, proxyTo } from './proxy';
 import { pathMatch } from './path-match';
-import { baseHeaders, discardBody, HttpError, labelsMatch, parseFilters, patternMatcher, readBody, sendJson, truthy } from './respond';
-import type { RequestCtx, Router } from './router';
-
-/** Repository of a tag or digest reference (v1's ParseRepositoryTag): `reg:5000/a:1` → `reg:5000/a`. */
-function repositoryOf(ref: string): string {
-  const at = ref.indexOf('@');
-  if (at >= 0) return ref.slice(0, at);
-  const colon = ref.lastIndexOf(':');
-  return colon >= 0 && !ref.slice(colon + 1).includes('/') ? ref.slice(0, colon) : ref;
-}
+import { ApiError } from '../errors';
+import { baseHeaders, discardBody, labelsMatch, parseFilters, patternMatcher, readBody, sendJson, truthy } from './respond';
+import type { RequestCtx } from './router';
 
 /**
  * The `reference` filter on one tag or digest, as Docker's FamiliarMatch: the glob against the whole
  * reference or its repository; also an equal reference written in full (`docker.io/library/…`).
  */
 function referenceMatches(pattern: string, ref: string): boolean {
-  return pathMatch(pattern, ref) || pathMatch(pattern, repositoryOf(ref)) || normalizeImageRef(ref) === normalizeImageRef(pattern);
+  return pathMatch(pattern, ref) || pathMatch(pattern, parseImageRef(ref).repository) || normalizeImageRef(ref) === normalizeImageRef(pattern);
 }
 
 const NO_TAG = '<none>:<none>';
@@ -42,9 +34,9 @@ function filterImageCreated(engines: Engine[], filters: Map<string, string[]>, k
   if (!values?.length) return undefined;
   const ref = values.length === 1 ? values[0]! : '';
   const every = engines.flatMap((e) => e.images);
-  const repo = repositoryOf(ref);
-  const img = ref ? (every.find((i) => imageMatches(i, ref)) ?? every.find((i) => [...(i.RepoTags ?? []), ...(i.RepoDigests ?? [])].some((t) => repositoryOf(t) === repo))) : undefined;
-  if (!img) throw new HttpError(400, `Invalid filter: 'type'='${key}': no such image found: '${ref}'`);
+  // v1's Match(ref, false): any tag of the repository, the best match first.
+  const img = ref ? bestImage(every, ref, true) : undefined;
+  if (!img) throw new ApiError(400, `Invalid filter: 'type'='${key}': no such image found: '${ref}'`);
   return img.Created ?? 0;
 }
 
@@ -58,9 +50,9 @@ export type MergedImage = ImageSummary & { RepoTags: string[]; RepoDigests: stri
  */
 export function listImages(engines: Engine[], query: URLSearchParams): MergedImage[] {
   const filters = parseFilters(query.get('filters') ?? (query.get('filter') ? JSON.stringify({ reference: [query.get('filter')] }) : null));
-  for (const k of filters.keys()) if (!['node', 'reference', 'label', 'dangling', 'before', 'since'].includes(k)) throw new HttpError(400, `invalid filter '${k}'`);
+  for (const k of filters.keys()) if (!['node', 'reference', 'label', 'dangling', 'before', 'since'].includes(k)) throw new ApiError(400, `invalid filter '${k}'`);
   const dangling = filters.get('dangling') ?? [];
-  for (const d of dangling) if (d !== 'true' && d !== 'false') throw new HttpError(400, `invalid filter 'dangling=${d}'`);
+  for (const d of dangling) if (d !== 'true' && d !== 'false') throw new ApiError(400, `invalid filter 'dangling=${d}'`);
   const before = filterImageCreated(engines, filters, 'before');
   const since = filterImageCreated(engines, filters, 'since');
   const labels = filters.get('label') ?? [];
@@ -103,7 +95,7 @@ export function listImages(engines: Engine[], query: URLSearchParams): MergedIma
 /** Engines holding the image, healthy ones first; 404 when none. */
 function holders(ctx: RequestCtx, ref: string): Engine[] {
   const list = ctx.cluster.enginesWithImage(ref).sort((a, b) => Number(b.isHealthy()) - Number(a.isHealthy()));
-  if (!list.length) throw new HttpError(404, `No such image: ${ref}`);
+  if (!list.length) throw new ApiError(404, `No such image: ${ref}`);
   return list;
 }
 
@@ -124,7 +116,7 @@ async function fanOutStream(
   body: 'upload' | undefined,
   relabel: (engine: Engine, msg: ProgressMessage) => ProgressMessage,
 ): Promise<void> {
-  if (!engines.length) throw new HttpError(500, 'No healthy node available in the cluster');
+  if (!engines.length) throw new ApiError(500, 'No healthy node available in the cluster');
   const tee = body === 'upload' ? new UploadTee(ctx.req, engines.length) : undefined;
   startStream(ctx.res);
   const failures: string[] = [];
@@ -168,7 +160,7 @@ async function fanOutStream(
   ctx.res.end();
 }
 
-async function imagesCreate(ctx: RequestCtx): Promise<void> {
+export async function imagesCreate(ctx: RequestCtx): Promise<void> {
   const fromImage = ctx.query.get('fromImage');
   const fromSrc = ctx.query.get('fromSrc');
   const engines = ctx.cluster.healthy();
@@ -189,7 +181,7 @@ async function imagesCreate(ctx: RequestCtx): Promise<void> {
     await fanOutStream(ctx, engines, `/images/create${ctx.search}`, fromSrc === '-' ? 'upload' : undefined, (engine, msg) => ({ ...msg, id: engine.name }));
     return;
   }
-  throw new HttpError(400, 'fromImage or fromSrc is required');
+  throw new ApiError(400, 'fromImage or fromSrc is required');
 }
 
 /**
@@ -198,7 +190,7 @@ async function imagesCreate(ctx: RequestCtx): Promise<void> {
  * each distinct line is a `stream` once and the other nodes' copies come as `status`, which the CLI
  * prints alike (`node-2: Loaded image: x`).
  */
-async function imagesLoad(ctx: RequestCtx): Promise<void> {
+export async function imagesLoad(ctx: RequestCtx): Promise<void> {
   const streamed = new Set<string>();
   await fanOutStream(ctx, ctx.cluster.healthy(), `/images/load${ctx.search}`, 'upload', (engine, msg) => {
     const { stream, ...rest } = msg;
@@ -210,7 +202,7 @@ async function imagesLoad(ctx: RequestCtx): Promise<void> {
   });
 }
 
-async function build(ctx: RequestCtx): Promise<void> {
+export async function build(ctx: RequestCtx): Promise<void> {
   const upload = await uploadTarget(ctx);
   if (upload) return proxyTo(ctx.req, ctx.res, upload, `/build${ctx.search}`);
   const cpus = Number(ctx.query.get('cpushares') ?? 0) || 0;
@@ -219,21 +211,14 @@ async function build(ctx: RequestCtx): Promise<void> {
   try {
     buildArgs = (JSON.parse(ctx.query.get('buildargs') || '{}') as Record<string, string | null> | null) ?? {};
   } catch {
-    throw new HttpError(400, 'invalid buildargs: expected a JSON object');
+    throw new ApiError(400, 'invalid buildargs: expected a JSON object');
   }
-  let node;
-  try {
-    node = ctx.placer.pickNode(ctx.cluster.snapshot(), { cpus, memory }, buildArgs);
-  } catch (err) {
-    if (err instanceof PlacementError) throw new HttpError(err.status, err.message);
-    throw err;
-  }
-  const engine = ctx.cluster.engines.get(node.addr)!;
+  const engine = ctx.placer.placeBuild(buildArgs, { cpus, memory });
   noteBuild(ctx, engine);
   await proxyTo(ctx.req, ctx.res, engine, `/build${ctx.search}`, { after: () => engine.refreshImages() });
 }
 
-async function tag(ctx: RequestCtx): Promise<void> {
+export async function tag(ctx: RequestCtx): Promise<void> {
   const name = ctx.params.name!;
   const engines = holders(ctx, name);
   let last: { status: number; body: Buffer } | undefined;
@@ -246,12 +231,12 @@ async function tag(ctx: RequestCtx): Promise<void> {
       await engine.refreshImages().catch(() => undefined);
     }
   }
-  if (!ok && last) throw new HttpError(last.status, errorBodyMessage(last.body));
+  if (!ok && last) throw new ApiError(last.status, errorBodyMessage(last.body));
   ctx.res.writeHead(201, baseHeaders());
   ctx.res.end();
 }
 
-async function removeImage(ctx: RequestCtx): Promise<void> {
+export async function removeImage(ctx: RequestCtx): Promise<void> {
   const name = ctx.params.name!;
   const engines = holders(ctx, name);
   const items: unknown[] = [];
@@ -267,11 +252,11 @@ async function removeImage(ctx: RequestCtx): Promise<void> {
       } else errors.push({ status: r.status, message: errorBodyMessage(r.body) });
     }),
   );
-  if (!items.length && errors.length) throw new HttpError(errors[0]!.status, errors.map((e) => e.message).join('; '));
+  if (!items.length && errors.length) throw new ApiError(errors[0]!.status, errors.map((e) => e.message).join('; '));
   sendJson(ctx.res, 200, items);
 }
 
-function toHolder(suffix: string) {
+export function toHolder(suffix: string) {
   return async (ctx: RequestCtx) => {
     const name = ctx.params.name!;
     // push names the tag in the query (`/images/reg/x/push?tag=1`)
@@ -281,43 +266,28 @@ function toHolder(suffix: string) {
   };
 }
 
-async function imagesGet(ctx: RequestCtx): Promise<void> {
+export async function imagesGet(ctx: RequestCtx): Promise<void> {
   const names = ctx.query.getAll('names');
-  const engine = ctx.cluster.healthy().find((e) => names.every((n) => e.images.some((i) => imageMatches(i, n))));
-  if (!engine) throw new HttpError(404, 'Unable to find a healthy engine containing all images');
+  const healthy = ctx.cluster.healthy();
+  const holdsAll = (e: Engine, match: typeof imageMatches) => names.every((n) => e.images.some((i) => match(i, n)));
+  // An engine that reads every name as the image it holds, else (v1) one holding some tag of each.
+  const engine = healthy.find((e) => holdsAll(e, engineReads)) ?? healthy.find((e) => holdsAll(e, imageMatches));
+  if (!engine) throw new ApiError(404, 'Unable to find a healthy engine containing all images');
   await proxyTo(ctx.req, ctx.res, engine, `/images/get${ctx.search}`);
 }
 
-async function anyNode(ctx: RequestCtx): Promise<void> {
-  let node;
-  try {
-    node = ctx.placer.pickNode(ctx.cluster.snapshot());
-  } catch (err) {
-    if (err instanceof PlacementError) throw new HttpError(err.status, err.message);
-    throw err;
-  }
-  const engine = ctx.cluster.engines.get(node.addr)!;
+export async function anyNode(ctx: RequestCtx): Promise<void> {
+  const engine = ctx.placer.placeBuild();
   const body = await readBody(ctx.req);
   const r = await forward(ctx.req, engine, ctx.path + ctx.search, body);
   passThrough(ctx, r);
 }
 
-export function imageRoutes(router: Router): void {
-  router.add('GET', '/images/json', (ctx) => sendJson(ctx.res, 200, listImages(ctx.cluster.registered(), ctx.query)));
-  router.add('POST', '/images/create', imagesCreate);
-  router.add('POST', '/images/load', imagesLoad);
-  router.add('GET', '/images/get', imagesGet);
-  router.add('GET', '/images/search', anyNode);
-  router.add('POST', '/auth', anyNode);
-  router.add('GET', '/images/viz', () => {
-    throw new HttpError(501, 'Not supported in clustering mode.');
-  });
-  router.add('POST', '/build', build);
-  router.add('POST', '/images/{name*}/tag', tag);
-  router.add('POST', '/images/{name*}/push', toHolder('/push'));
-  router.add('GET', '/images/{name*}/json', toHolder('/json'));
-  router.add('GET', '/images/{name*}/history', toHolder('/history'));
-  router.add('GET', '/images/{name*}/get', toHolder('/get'));
-  router.add('DELETE', '/images/{name*}', removeImage);
+export function listImagesRoute(ctx: RequestCtx): void {
+  sendJson(ctx.res, 200, listImages(ctx.cluster.registered(), ctx.query));
+}
+
+export function imagesViz(): never {
+  throw new ApiError(501, 'Not supported in clustering mode.');
 }
 

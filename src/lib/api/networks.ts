@@ -2,12 +2,13 @@
 import type { NetworkConnectBody, NetworkCreateBody, NetworkResource, Volume, VolumeCreateBody } from '../engine/docker-types';
 import type { Engine } from '../engine/engine';
 import { errorBodyMessage } from '../engine/http';
-import { PlacementError, newSwarmId } from '../manager/scheduling';
+import { newSwarmId } from '../manager/scheduling';
 import { AFFINITIES_LABEL, CONSTRAINTS_LABEL, WHITELISTS_LABEL } from '../scheduler/index';
 import { passThrough, requireContainer } from './containers';
 import { forward, proxyTo } from './proxy';
-import { discardBody, HttpError, labelsMatch, matchesPattern, parseFilters, readJsonObject, sendEmpty, sendJson } from './respond';
-import type { RequestCtx, Router } from './router';
+import { ApiError } from '../errors';
+import { discardBody, labelsMatch, matchesPattern, parseFilters, readJsonObject, sendEmpty, sendJson } from './respond';
+import type { RequestCtx } from './router';
 
 const BUILTIN = new Set(['bridge', 'host', 'none']);
 const COMPOSE_PROJECT_LABEL = 'com.docker.compose.project';
@@ -17,8 +18,8 @@ const PLACEMENT_LABELS = [WHITELISTS_LABEL, CONSTRAINTS_LABEL, AFFINITIES_LABEL]
 export function listNetworks(engines: Engine[], query: URLSearchParams): NetworkResource[] {
   const filters = parseFilters(query.get('filters'));
   for (const [k, vs] of filters) {
-    if (!['name', 'id', 'type', 'label', 'driver', 'node', 'scope'].includes(k)) throw new HttpError(400, `invalid filter '${k}'`);
-    if (k === 'type') for (const v of vs) if (v !== 'custom' && v !== 'builtin') throw new HttpError(400, `invalid filter: 'type'='${v}'`);
+    if (!['name', 'id', 'type', 'label', 'driver', 'node', 'scope'].includes(k)) throw new ApiError(400, `invalid filter '${k}'`);
+    if (k === 'type') for (const v of vs) if (v !== 'custom' && v !== 'builtin') throw new ApiError(400, `invalid filter: 'type'='${v}'`);
   }
   const out: NetworkResource[] = [];
   const seenGlobal = new Set<string>();
@@ -60,11 +61,11 @@ function requireNetwork(ctx: RequestCtx, ref: string, notFound: string): { engin
   const hits = ctx.cluster.findNetworks(ref);
   const named = new Map<string, string>();
   for (const h of hits) if (!named.has(h.network.Id)) named.set(h.network.Id, h.network.Scope === 'local' ? `${h.engine.name}/${h.network.Name}` : h.network.Name);
-  if (named.size === 0) throw new HttpError(404, notFound);
+  if (named.size === 0) throw new ApiError(404, notFound);
   if (named.size > 1) {
     const names = [...named.values()];
     const shown = names.length > 5 ? `${names.slice(0, 5).join(', ')} and ${names.length - 5} more` : names.join(', ');
-    throw new HttpError(404, `${notFound} (${names.length} networks are named ${ref}: ${shown}; name one as <node>/<name> or by ID)`);
+    throw new ApiError(404, `${notFound} (${names.length} networks are named ${ref}: ${shown}; name one as <node>/<name> or by ID)`);
   }
   return hits.find((h) => h.engine.isHealthy()) ?? hits[0]!;
 }
@@ -90,49 +91,43 @@ function projectColocation(ctx: RequestCtx, labels: Record<string, string>): str
   return [];
 }
 
-async function createNetwork(ctx: RequestCtx): Promise<void> {
+export async function createNetwork(ctx: RequestCtx): Promise<void> {
   const body = await readJsonObject<NetworkCreateBody>(ctx.req);
-  if (!body?.Name) throw new HttpError(400, 'network name is required');
+  if (!body?.Name) throw new ApiError(400, 'network name is required');
   let engine: Engine | undefined;
   const session = ctx.sessions?.session(ctx.req.headers, body);
   const slash = String(body.Name).indexOf('/');
   if (slash > 0) {
     engine = ctx.cluster.engineByNode(body.Name.slice(0, slash));
-    if (!engine) throw new HttpError(404, `No such node: ${body.Name.slice(0, slash)}`);
+    if (!engine) throw new ApiError(404, `No such node: ${body.Name.slice(0, slash)}`);
     body.Name = body.Name.slice(slash + 1);
   } else {
-    try {
-      const labels = stringLabels(body.Labels);
-      const soft = [...projectColocation(ctx, labels), ...(ctx.sessions?.constraints(session) ?? [])];
-      const node = ctx.placer.pickNodeForLabels(ctx.cluster.snapshot(), labels, soft);
-      engine = ctx.cluster.engines.get(node.addr)!;
-    } catch (err) {
-      if (err instanceof PlacementError) throw new HttpError(err.status, err.message);
-      throw err;
-    }
+    const labels = stringLabels(body.Labels);
+    const soft = [...projectColocation(ctx, labels), ...(ctx.sessions?.constraints(session) ?? [])];
+    engine = ctx.placer.placeByLabels(labels, soft);
   }
   const r = await forward(ctx.req, engine, '/networks/create', Buffer.from(JSON.stringify(body)));
   if (r.status < 300) await engine.refreshNetworks().catch(() => undefined);
-  if (r.status >= 400) throw new HttpError(r.status, errorBodyMessage(r.body));
+  if (r.status >= 400) throw new ApiError(r.status, errorBodyMessage(r.body));
   ctx.sessions?.remember(session, engine.name);
   ctx.res.writeHead(201, { 'Content-Type': 'application/json' });
   ctx.res.end(r.body);
 }
 
-async function inspectNetwork(ctx: RequestCtx): Promise<void> {
+export async function inspectNetwork(ctx: RequestCtx): Promise<void> {
   const { engine, network } = requireNetwork(ctx, ctx.params.id!, `No such network: ${ctx.params.id!}`);
   await proxyTo(ctx.req, ctx.res, engine, `/networks/${network.Id}${ctx.search}`);
 }
 
-function connectOrDisconnect(op: 'connect' | 'disconnect') {
+export function connectOrDisconnect(op: 'connect' | 'disconnect') {
   return async (ctx: RequestCtx) => {
     const body = await readJsonObject<NetworkConnectBody>(ctx.req);
-    if (!body?.Container) throw new HttpError(400, 'Container is required');
+    if (!body?.Container) throw new ApiError(400, 'Container is required');
     const { engine, container } = requireContainer(ctx.cluster, String(body.Container));
     const ref = ctx.params.id!;
     const bare = ref.includes('/') ? ref.slice(ref.indexOf('/') + 1) : ref;
     const hit = ctx.cluster.findNetworks(ref).find((h) => h.engine === engine) ?? ctx.cluster.findNetworks(bare).find((h) => h.engine === engine);
-    if (!hit) throw new HttpError(404, `No such network: ${ref}`);
+    if (!hit) throw new ApiError(404, `No such network: ${ref}`);
     body.Container = container.id;
     const r = await forward(ctx.req, engine, `/networks/${hit.network.Id}/${op}`, Buffer.from(JSON.stringify(body)));
     await Promise.all([engine.refreshNetworks(), engine.refreshContainer(container.id)]).catch(() => undefined);
@@ -140,12 +135,12 @@ function connectOrDisconnect(op: 'connect' | 'disconnect') {
   };
 }
 
-async function removeNetwork(ctx: RequestCtx): Promise<void> {
+export async function removeNetwork(ctx: RequestCtx): Promise<void> {
   // v1's text for a delete has no colon.
   const { engine, network } = requireNetwork(ctx, ctx.params.id!, `No such network ${ctx.params.id!}`);
   const r = await forward(ctx.req, engine, `/networks/${network.Id}`, Buffer.alloc(0));
   await engine.refreshNetworks().catch(() => undefined);
-  if (r.status >= 400) throw new HttpError(r.status, errorBodyMessage(r.body));
+  if (r.status >= 400) throw new ApiError(r.status, errorBodyMessage(r.body));
   sendEmpty(ctx.res, 204);
 }
 
@@ -153,7 +148,7 @@ async function removeNetwork(ctx: RequestCtx): Promise<void> {
 
 export function listVolumes(engines: Engine[], query: URLSearchParams): { Volumes: Volume[]; Warnings: null } {
   const filters = parseFilters(query.get('filters'));
-  for (const k of filters.keys()) if (!['name', 'node', 'label', 'driver', 'dangling'].includes(k)) throw new HttpError(400, `invalid filter '${k}'`);
+  for (const k of filters.keys()) if (!['name', 'node', 'label', 'driver', 'dangling'].includes(k)) throw new ApiError(400, `invalid filter '${k}'`);
   const out: Volume[] = [];
   for (const engine of engines) {
     for (const v of engine.volumes.values()) {
@@ -173,7 +168,7 @@ export function listVolumes(engines: Engine[], query: URLSearchParams): { Volume
   return { Volumes: out, Warnings: null };
 }
 
-async function createVolume(ctx: RequestCtx): Promise<void> {
+export async function createVolume(ctx: RequestCtx): Promise<void> {
   const body = await readJsonObject<VolumeCreateBody>(ctx.req, {});
   const labels = stringLabels(body.Labels);
   let engines: Engine[];
@@ -181,61 +176,49 @@ async function createVolume(ctx: RequestCtx): Promise<void> {
   const slash = name.indexOf('/');
   if (slash > 0) {
     const e = ctx.cluster.engineByNode(name.slice(0, slash));
-    if (!e) throw new HttpError(404, `No such node: ${name.slice(0, slash)}`);
+    if (!e) throw new ApiError(404, `No such node: ${name.slice(0, slash)}`);
     engines = [e];
     body.Name = name.slice(slash + 1);
   } else if (PLACEMENT_LABELS.some((l) => l in labels)) {
     // v1 places a volume with a whitelist label on every node the filters keep; constraints and
     // affinities in labels (beyond v1) work the same way. Drain is about containers: volumes ignore it.
-    let nodes;
-    try {
-      nodes = ctx.placer.nodesForLabels(ctx.cluster.snapshot().map((n) => ({ ...n, drained: false })), labels);
-    } catch (err) {
-      if (err instanceof PlacementError) throw new HttpError(err.status, err.message);
-      throw err;
-    }
-    engines = nodes.map((n) => ctx.cluster.engines.get(n.addr)).filter((e): e is Engine => e !== undefined && e.isHealthy());
+    engines = ctx.placer.everyByLabels(labels);
     if (!body.Name) body.Name = newSwarmId();
   } else {
     engines = ctx.cluster.healthy();
     if (!body.Name) body.Name = newSwarmId();
   }
-  if (!engines.length) throw new HttpError(500, 'No healthy node available in the cluster');
+  if (!engines.length) throw new ApiError(500, 'No healthy node available in the cluster');
   const results = await Promise.all(engines.map(async (e) => ({ e, r: await forward(ctx.req, e, '/volumes/create', Buffer.from(JSON.stringify(body))) })));
   await Promise.all(results.map(({ e }) => e.refreshVolumes().catch(() => undefined)));
   const failed = results.find(({ r }) => r.status >= 300);
-  if (failed) throw new HttpError(failed.r.status, `${failed.e.name}: ${errorBodyMessage(failed.r.body)}`);
+  if (failed) throw new ApiError(failed.r.status, `${failed.e.name}: ${errorBodyMessage(failed.r.body)}`);
   ctx.res.writeHead(201, { 'Content-Type': 'application/json' });
   ctx.res.end(results[0]!.r.body);
 }
 
-async function inspectVolume(ctx: RequestCtx): Promise<void> {
+export async function inspectVolume(ctx: RequestCtx): Promise<void> {
   const hits = ctx.cluster.findVolumes(ctx.params.name!);
-  if (!hits.length) throw new HttpError(404, `get ${ctx.params.name}: no such volume`);
+  if (!hits.length) throw new ApiError(404, `get ${ctx.params.name}: no such volume`);
   const hit = hits.find((h) => h.volume.Driver !== 'local') ?? hits.find((h) => h.engine.isHealthy()) ?? hits[0]!;
   await proxyTo(ctx.req, ctx.res, hit.engine, `/volumes/${encodeURIComponent(hit.volume.Name)}`);
 }
 
-async function removeVolume(ctx: RequestCtx): Promise<void> {
+export async function removeVolume(ctx: RequestCtx): Promise<void> {
   const hits = ctx.cluster.findVolumes(ctx.params.name!);
-  if (!hits.length) throw new HttpError(404, `get ${ctx.params.name}: no such volume`);
+  if (!hits.length) throw new ApiError(404, `get ${ctx.params.name}: no such volume`);
   await discardBody(ctx.req);
   const results = await Promise.all(hits.map(async (h) => ({ h, r: await forward(ctx.req, h.engine, `/volumes/${encodeURIComponent(h.volume.Name)}${ctx.search}`, Buffer.alloc(0)) })));
   await Promise.all(hits.map((h) => h.engine.refreshVolumes().catch(() => undefined)));
   const failed = results.find(({ r }) => r.status >= 300);
-  if (failed) throw new HttpError(failed.r.status, errorBodyMessage(failed.r.body));
+  if (failed) throw new ApiError(failed.r.status, errorBodyMessage(failed.r.body));
   sendEmpty(ctx.res, 204);
 }
 
-export function networkRoutes(router: Router): void {
-  router.add('GET', '/networks', (ctx) => sendJson(ctx.res, 200, listNetworks(ctx.cluster.registered(), ctx.query)));
-  router.add('POST', '/networks/create', createNetwork);
-  router.add('GET', '/networks/{id*}', inspectNetwork);
-  router.add('POST', '/networks/{id*}/connect', connectOrDisconnect('connect'));
-  router.add('POST', '/networks/{id*}/disconnect', connectOrDisconnect('disconnect'));
-  router.add('DELETE', '/networks/{id*}', removeNetwork);
-  router.add('GET', '/volumes', (ctx) => sendJson(ctx.res, 200, listVolumes(ctx.cluster.registered(), ctx.query)));
-  router.add('POST', '/volumes/create', createVolume);
-  router.add('GET', '/volumes/{name*}', inspectVolume);
-  router.add('DELETE', '/volumes/{name*}', removeVolume);
+export function listNetworksRoute(ctx: RequestCtx): void {
+  sendJson(ctx.res, 200, listNetworks(ctx.cluster.registered(), ctx.query));
+}
+
+export function listVolumesRoute(ctx: RequestCtx): void {
+  sendJson(ctx.res, 200, listVolumes(ctx.cluster.registered(), ctx.query));
 }

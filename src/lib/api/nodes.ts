@@ -12,8 +12,9 @@
 import type { Engine } from '../engine/engine';
 import { labelDrains, type Availability, type DrainState } from '../manager/drain';
 import type { Cluster } from '../manager/cluster';
-import { HttpError, sendJson } from './respond';
-import type { RequestCtx, Router } from './router';
+import { ApiError } from '../errors';
+import { sendJson } from './respond';
+import type { RequestCtx } from './router';
 
 export const NODES_PATH = '/_swarm/nodes';
 
@@ -39,7 +40,7 @@ export interface AvailabilityChange extends NodeAvailability {
 
 function drainOf(cluster: Cluster): DrainState {
   const drain = cluster.opts.drain;
-  if (!drain) throw new HttpError(501, 'node availability is not enabled on this manager');
+  if (!drain) throw new ApiError(501, 'node availability is not enabled on this manager');
   return drain;
 }
 
@@ -66,7 +67,7 @@ function describe(engine: Engine, drain: DrainState): NodeAvailability {
 /** The node named by `ref` (name, engine ID, daemon ID, host:port) among the validated engines. */
 function findNode(cluster: Cluster, ref: string): Engine {
   const engine = cluster.engineByNode(ref);
-  if (!engine || !engine.name) throw new HttpError(404, `No such node: ${ref}`);
+  if (!engine || !engine.name) throw new ApiError(404, `No such node: ${ref}`);
   return engine;
 }
 
@@ -77,7 +78,7 @@ function setAvailability(ctx: RequestCtx, availability: Availability): void {
   try {
     drain.set(engine.name, availability, engine.labels);
   } catch (err) {
-    throw new HttpError(500, err instanceof Error ? err.message : String(err));
+    throw new ApiError(500, err instanceof Error ? err.message : String(err));
   }
   // An active node takes the copies of global containers (manager/global.ts).
   if (availability === 'active') ctx.cluster.bus.emit('swarm', 'node_activate', engine);
@@ -85,16 +86,15 @@ function setAvailability(ctx: RequestCtx, availability: Availability): void {
   sendJson(ctx.res, 200, body);
 }
 
-export function nodeRoutes(router: Router): void {
-  router.add('GET', NODES_PATH, (ctx) => {
-    ctx.req.resume();
-    const drain = drainOf(ctx.cluster);
-    const nodes = ctx.cluster
-      .registered()
-      .map((e) => describe(e, drain))
-      .sort((a, b) => a.Name.localeCompare(b.Name, 'en', { numeric: true }));
-    sendJson(ctx.res, 200, nodes);
-  });
-  router.add('POST', `${NODES_PATH}/{node}/drain`, (ctx) => setAvailability(ctx, 'drain'));
-  router.add('POST', `${NODES_PATH}/{node}/activate`, (ctx) => setAvailability(ctx, 'active'));
+export function listNodes(ctx: RequestCtx): void {
+  ctx.req.resume();
+  const drain = drainOf(ctx.cluster);
+  const nodes = ctx.cluster
+    .registered()
+    .map((e) => describe(e, drain))
+    .sort((a, b) => a.Name.localeCompare(b.Name, 'en', { numeric: true }));
+  sendJson(ctx.res, 200, nodes);
 }
+
+export const drainNode = (ctx: RequestCtx): void => setAvailability(ctx, 'drain');
+export const activateNode = (ctx: RequestCtx): void => setAvailability(ctx, 'active');

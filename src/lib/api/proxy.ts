@@ -7,11 +7,10 @@ import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Engine } from '../engine/engine';
 import { isConnectionError, unreachableMessage } from '../engine/health';
-import { connectEngine, connectEvent, engineRequest } from '../engine/http';
-import { explainEngineTlsError } from '../tls';
-import { errorMessage } from '../errors';
+import { connectEngine, connectEvent, engineRequest, transportError } from '../engine/http';
+import { ApiError, errorMessage } from '../errors';
 import { log } from '../log';
-import { HttpError, sendError, socketError } from './respond';
+import { sendError, socketError } from './respond';
 
 const HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'te', 'trailer', 'host']);
 
@@ -86,7 +85,7 @@ export function proxyTo(req: http.IncomingMessage, res: http.ServerResponse, eng
       });
     });
     up.on('error', (e) => {
-      const err = engine.target.tls ? explainEngineTlsError(e, engine.addr) : e;
+      const err = transportError(e, engine.target);
       if (isConnectionError(err)) engine.noteFailure(err);
       if (!res.headersSent) sendError(res, 500, unreachableMessage(engine, err));
       else res.end();
@@ -115,7 +114,7 @@ export async function forward(
     const r = await engine.raw(method ?? req.method ?? 'GET', path, { raw: payload, headers, timeoutMs });
     return r;
   } catch (err) {
-    throw new HttpError(500, unreachableMessage(engine, err));
+    throw new ApiError(500, unreachableMessage(engine, err));
   }
 }
 
@@ -180,7 +179,7 @@ export function hijack(req: http.IncomingMessage, socket: Duplex, head: Buffer, 
     upstream.on('end', () => socket.end());
   });
   upstream.on('error', (e) => {
-    const err = engine.target.tls ? explainEngineTlsError(e, engine.addr) : e;
+    const err = transportError(e, engine.target);
     if (!connected) {
       if (isConnectionError(err)) engine.noteFailure(err);
       socketError(socket, 500, unreachableMessage(engine, err));

@@ -16,10 +16,11 @@
  */
 import type { Engine } from '../engine/engine';
 import { describeFailures, failureStatus, askEngines, clientApiVersion, skippedNodes, targetEngines, versionBelow, type NodeAnswer } from './fanout';
-import { discardBody, HttpError, parseFilters, patternMatcher, sendJson } from './respond';
-import type { RequestCtx, Router } from './router';
+import { ApiError } from '../errors';
+import { discardBody, parseFilters, patternMatcher, sendJson } from './respond';
+import type { Handler, RequestCtx } from './router';
 
-export interface ImageDeleteItem {
+interface ImageDeleteItem {
   Untagged?: string;
   Deleted?: string;
 }
@@ -87,8 +88,8 @@ export function volumePruneFilters(filters: Map<string, string[]>, clientVersion
 function checkVolumeAll(filters: Map<string, string[]>): void {
   const all = filters.get('all');
   if (!all?.length) return;
-  if (all.length > 1) throw new HttpError(400, `invalid filter 'all=${all.join(',')}': only one value is expected`);
-  if (parseBool(all[0]!) === undefined) throw new HttpError(400, `invalid filter 'all': strconv.ParseBool: parsing "${all[0]}": invalid syntax`);
+  if (all.length > 1) throw new ApiError(400, `invalid filter 'all=${all.join(',')}': only one value is expected`);
+  if (parseBool(all[0]!) === undefined) throw new ApiError(400, `invalid filter 'all': strconv.ParseBool: parsing "${all[0]}": invalid syntax`);
 }
 
 const KINDS: PruneKind[] = [
@@ -213,6 +214,9 @@ function pruneRoute(kind: PruneKind) {
   };
 }
 
-export function pruneRoutes(router: Router): void {
-  for (const kind of KINDS) router.add('POST', kind.route, pruneRoute(kind));
+/** The handler of the prune route at `route` (one of KINDS). */
+export function prune(route: string): Handler {
+  const kind = KINDS.find((k) => k.route === route);
+  if (!kind) throw new Error(`no prune route ${route}`);
+  return pruneRoute(kind);
 }

@@ -8,11 +8,11 @@
  * A request proxied by a replica carries `X-Swarm-Replica-Hop`; a replica never passes such a
  * request on again (two replicas with stale views cannot bounce it between them).
  */
-import http from 'node:http';
-import net from 'node:net';
+import type http from 'node:http';
+import type net from 'node:net';
 import type { Duplex } from 'node:stream';
-import tls from 'node:tls';
-import { clientTlsOptions, type EngineTls } from '../tls';
+import { openSocket, requestOverSocket, targetOf } from '../engine/http';
+import type { EngineTls } from '../tls';
 import { errorMessage } from '../errors';
 import { log } from '../log';
 import { NO_PRIMARY, PRIMARY_UNREACHABLE, type ElectionState, type RoleInfo } from '../manager/replication';
@@ -32,35 +32,6 @@ export function routeRequest(path: string, s: { primary: boolean; leader: string
   if (s.primary || isReplicaLocalPath(path)) return { kind: 'local' };
   if (s.hopped || !s.leader || s.leader === s.self) return { kind: 'wait' };
   return { kind: 'proxy', to: s.leader };
-}
-
-function splitAddr(addr: string): { host: string; port: number } {
-  const i = addr.lastIndexOf(':');
-  const host = addr.slice(0, i).replace(/^\[|\]$/g, '');
-  return { host, port: Number(addr.slice(i + 1)) };
-}
-
-/**
- * Opens a TCP (with `tlsConfig`: TLS, v1 used the manager's own TLS config as client towards the
- * primary) connection; rejects when it fails or takes longer than `timeoutMs`.
- */
-function connectTo(addr: string, timeoutMs: number, tlsConfig?: EngineTls): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const { host, port } = splitAddr(addr);
-    const socket = tlsConfig
-      ? tls.connect({ host, port, allowHalfOpen: true, ...clientTlsOptions(tlsConfig, host) })
-      : net.connect({ host, port, allowHalfOpen: true });
-    const timer = setTimeout(() => socket.destroy(new Error(`connect ${addr}: timed out`)), timeoutMs);
-    socket.once(tlsConfig ? 'secureConnect' : 'connect', () => {
-      clearTimeout(timer);
-      socket.removeAllListeners('error');
-      resolve(socket);
-    });
-    socket.once('error', (err: Error) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-  });
 }
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
@@ -110,7 +81,9 @@ export class ReplicaGate {
       const to = r.kind === 'proxy' ? r.to : r.kind === 'local' ? this.election.self : undefined;
       if (to) {
         try {
-          return { kind: 'proxy', to, socket: await connectTo(to, Math.max(500, Math.min(3000, deadline - Date.now())), this.tlsConfig) };
+          // v1 used the manager's own TLS config as client towards the primary.
+          const socket = await openSocket(targetOf(to, this.tlsConfig), { allowHalfOpen: true, connectTimeoutMs: Math.max(500, Math.min(3000, deadline - Date.now())) });
+          return { kind: 'proxy', to, socket };
         } catch (err) {
           unreachable = true;
           log.debug('Replica: primary unreachable', { primary: to, error: errorMessage(err) });
@@ -141,12 +114,7 @@ export class ReplicaGate {
   }
 
   private proxyHttp(req: http.IncomingMessage, res: http.ServerResponse, to: string, socket: net.Socket): void {
-    const up = http.request({
-      method: req.method,
-      path: req.url ?? '/',
-      headers: requestHeaders(req.headers),
-      createConnection: () => socket,
-    });
+    const up = requestOverSocket(socket, { method: req.method, path: req.url ?? '/', headers: requestHeaders(req.headers) });
     res.on('close', () => {
       if (!res.writableFinished) up.destroy();
     });

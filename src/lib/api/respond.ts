@@ -4,18 +4,11 @@
  * from daemon: No such container: x") and dumps anything else raw.
  */
 import { STATUS_CODES } from 'node:http';
+import { ApiError } from '../errors';
 import { compileRegex } from '../regex';
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 
-export class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 /** Headers of every answer but Api-Version, which the server sets per request from the cluster's version. */
 export function baseHeaders(): Record<string, string> {
@@ -94,7 +87,7 @@ function consumeBody(req: http.IncomingMessage, maxBytes: number, keep: boolean)
     const chunks: Buffer[] = [];
     let size = 0;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const done = (err?: HttpError) => {
+    const done = (err?: ApiError) => {
       if (timer) clearTimeout(timer);
       req.off('data', onData);
       req.off('end', onEnd);
@@ -106,17 +99,17 @@ function consumeBody(req: http.IncomingMessage, maxBytes: number, keep: boolean)
     };
     const arm = () => {
       if (timer) clearTimeout(timer);
-      timer = setTimeout(() => done(new HttpError(408, `request body stalled: nothing received for ${Math.round(limits.idleMs / 1000)} s`)), limits.idleMs);
+      timer = setTimeout(() => done(new ApiError(408, `request body stalled: nothing received for ${Math.round(limits.idleMs / 1000)} s`)), limits.idleMs);
     };
     const onData = (c: Buffer | string) => {
       const b = typeof c === 'string' ? Buffer.from(c) : c;
       size += b.length;
-      if (size > maxBytes) return done(new HttpError(413, `request body is larger than ${maxBytes} bytes (the manager's --api-max-body)`));
+      if (size > maxBytes) return done(new ApiError(413, `request body is larger than ${maxBytes} bytes (the manager's --api-max-body)`));
       if (keep) chunks.push(b);
       arm();
     };
     const onEnd = () => done();
-    const onError = () => done(new HttpError(400, BODY_ABORTED));
+    const onError = () => done(new ApiError(400, BODY_ABORTED));
     if (req.complete && req.readableEnded) return resolve(Buffer.alloc(0));
     req.on('data', onData);
     req.on('end', onEnd);
@@ -155,7 +148,7 @@ function checkJsonContentType(req: http.IncomingMessage, hasBody: boolean): void
   const ct = String(req.headers['content-type'] ?? '');
   if (!hasBody && !ct) return;
   const media = ct.split(';')[0]!.trim().toLowerCase();
-  if (media !== 'application/json') throw new HttpError(400, `Content-Type specified (${ct}) must be 'application/json'`);
+  if (media !== 'application/json') throw new ApiError(400, `Content-Type specified (${ct}) must be 'application/json'`);
 }
 
 /** The request body as JSON; 400 with the parser's message when malformed. Empty body → `fallback`. */
@@ -165,13 +158,13 @@ export async function readJson<T = unknown>(req: http.IncomingMessage, fallback?
   checkJsonContentType(req, text.length > 0);
   if (!text) {
     if (fallback !== undefined) return fallback;
-    throw new HttpError(400, 'request body is empty: expected a JSON object');
+    throw new ApiError(400, 'request body is empty: expected a JSON object');
   }
-  if (jsonDepthOver(text, limits.maxDepth)) throw new HttpError(400, `JSON body nested deeper than ${limits.maxDepth} levels`);
+  if (jsonDepthOver(text, limits.maxDepth)) throw new ApiError(400, `JSON body nested deeper than ${limits.maxDepth} levels`);
   try {
     return JSON.parse(text) as T;
   } catch (err) {
-    throw new HttpError(400, `invalid JSON in request body: ${(err as Error).message}`);
+    throw new ApiError(400, `invalid JSON in request body: ${(err as Error).message}`);
   }
 }
 
@@ -183,13 +176,13 @@ export function parseFilters(raw: string | null): Map<string, string[]> {
   try {
     parsed = JSON.parse(raw);
   } catch (err) {
-    throw new HttpError(400, `invalid filter: ${(err as Error).message}`);
+    throw new ApiError(400, `invalid filter: ${(err as Error).message}`);
   }
-  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new HttpError(400, 'invalid filter: expected a JSON object');
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ApiError(400, 'invalid filter: expected a JSON object');
   for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
     if (Array.isArray(v)) out.set(k, v.map(String));
     else if (v && typeof v === 'object') out.set(k, Object.keys(v).filter((x) => (v as Record<string, unknown>)[x]));
-    else throw new HttpError(400, `invalid filter '${k}': expected a list of values`);
+    else throw new ApiError(400, `invalid filter '${k}': expected a list of values`);
   }
   return out;
 }
@@ -234,6 +227,6 @@ export function truthy(v: string | null): boolean {
 /** A JSON body that must be an object (`123`, `null` or a list are a 400, never a crash later). */
 export async function readJsonObject<T extends object>(req: http.IncomingMessage, fallback?: T): Promise<T> {
   const v = await readJson<unknown>(req, fallback);
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new HttpError(400, 'request body must be a JSON object');
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ApiError(400, 'request body must be a JSON object');
   return v as T;
 }

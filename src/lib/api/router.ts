@@ -1,4 +1,4 @@
-/** Route table: `METHOD /path/{param}` patterns, `{name*}` matching across slashes (image names). */
+/** Matching a request against the route table (routes.ts): `/path/{param}` patterns, `{name*}` matching across slashes. */
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Cluster } from '../manager/cluster';
@@ -8,7 +8,9 @@ import type { SessionAffinity } from '../manager/session-affinity';
 import type { GlobalContainers } from '../manager/global';
 import type { ReplicaGate } from './replica';
 import type { ConnectionLimits } from './guard';
-import { HttpError, type BodyLimits } from './respond';
+import { ApiError } from '../errors';
+import { type BodyLimits } from './respond';
+import type { Method, RouteKind, RouteRow } from './routes';
 
 export interface ApiContext {
   cluster: Cluster;
@@ -58,8 +60,9 @@ export type Handler = (ctx: RequestCtx) => Promise<void> | void;
 export type UpgradeHandler = (ctx: UpgradeCtx) => Promise<void> | void;
 
 export interface Route {
-  method: string;
+  method: Method;
   pattern: string;
+  kind: RouteKind;
   regex: RegExp;
   keys: string[];
   handler: Handler;
@@ -76,20 +79,18 @@ export function compile(pattern: string): { regex: RegExp; keys: string[] } {
 }
 
 export class Router {
-  readonly routes: Route[] = [];
+  readonly routes: readonly Route[];
 
-  add(method: string, pattern: string, handler: Handler, upgrade?: UpgradeHandler): this {
-    const { regex, keys } = compile(pattern);
-    for (const m of method.split('|')) this.routes.push({ method: m, pattern, regex, keys, handler, upgrade });
-    return this;
+  constructor(rows: readonly RouteRow[]) {
+    this.routes = rows.map(([method, pattern, kind, handler, upgrade]) => ({ method, pattern, kind, ...compile(pattern), handler, upgrade }));
   }
 
-  /** The methods some route takes at `path` (for a 405 when the request's method is not one of them). */
+  /** The methods some route takes at `path`: a request under another method is a 405 naming them. */
   methodsAt(path: string): string[] {
     return [...new Set(this.routes.filter((r) => r.regex.test(path)).map((r) => r.method))];
   }
 
-  /** The route for a request, or undefined (then see methodsAt). */
+  /** The first route for the request's method and path; undefined when none (404, or 405 when methodsAt names some). */
   match(method: string, path: string): { route: Route; params: Record<string, string> } | undefined {
     for (const route of this.routes) {
       if (route.method !== method) continue;
@@ -100,7 +101,7 @@ export class Router {
         try {
           params[k] = decodeURIComponent(m[i + 1]!);
         } catch {
-          throw new HttpError(400, `malformed escape in path ${JSON.stringify(path)}`);
+          throw new ApiError(400, `malformed escape in path ${JSON.stringify(path)}`);
         }
       });
       return { route, params };

@@ -1,41 +1,19 @@
 /**
  * The manager's Docker-compatible HTTP API on node:http (Bun.serve cannot hijack connections for
- * attach/exec). Routes answer bare and under `/v1.NN`; unknown routes are 404.
+ * attach/exec). The routes are the table in routes.ts; each answers bare and under `/v1.NN`.
  */
 import http from 'node:http';
 import https from 'node:https';
 import type { TlsOptions } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { refusedClientVersion, stripVersionPrefix } from '../engine/version';
-import { errorMessage } from '../errors';
+import { ApiError, errorMessage, errorStatus } from '../errors';
 import { log } from '../log';
 import { countUpgrade, METRICS_PATH, serveMetrics, trackRequest } from '../metrics/http';
-import { buildkitRoutes } from './buildkit';
-import { containerRoutes } from './containers';
-import { diskUsageRoutes } from './disk-usage';
-import { imageRoutes } from './images';
-import { networkRoutes } from './networks';
-import { nodeRoutes } from './nodes';
-import { pruneRoutes } from './prune';
 import { CROSS_ORIGIN_REFUSED, DEFAULT_CONNECTION_LIMITS, isRefusedCrossOrigin, limitConnections, RefusalSummary } from './guard';
-import { BODY_ABORTED, HttpError, sendError, setBodyLimits, socketError } from './respond';
+import { BODY_ABORTED, sendError, setBodyLimits, socketError } from './respond';
 import { Router, type ApiContext } from './router';
-import { statsRoutes } from './stats';
-import { systemRoutes } from './system';
-
-export function buildRouter(): Router {
-  const router = new Router();
-  systemRoutes(router);
-  containerRoutes(router);
-  imageRoutes(router);
-  buildkitRoutes(router);
-  networkRoutes(router);
-  nodeRoutes(router);
-  pruneRoutes(router);
-  diskUsageRoutes(router);
-  statsRoutes(router);
-  return router;
-}
+import { ROUTES } from './routes';
 
 function parseTarget(url: string | undefined): { path: string; search: string; query: URLSearchParams; version?: string } {
   const raw = url ?? '/';
@@ -48,7 +26,7 @@ function parseTarget(url: string | undefined): { path: string; search: string; q
 
 function checkVersion(version: string | undefined): void {
   const refused = refusedClientVersion(version);
-  if (refused) throw new HttpError(400, refused);
+  if (refused) throw new ApiError(400, refused);
 }
 
 /**
@@ -56,7 +34,7 @@ function checkVersion(version: string | undefined): void {
  * `metrics`: also answer GET /metrics (unless --metrics-addr moved it to a listener of its own).
  */
 export function createApiServer(api: ApiContext, tlsOptions?: TlsOptions, opts: { metrics?: boolean } = {}): http.Server {
-  const router = buildRouter();
+  const router = new Router(ROUTES);
   setBodyLimits(api.bodyLimits ?? {});
   const summary = new RefusalSummary();
   const handler: http.RequestListener = async (req, res) => {
@@ -98,17 +76,17 @@ export function createApiServer(api: ApiContext, tlsOptions?: TlsOptions, opts: 
         const allowed = router.methodsAt(t.path);
         if (allowed.length) {
           res.setHeader('Allow', allowed.join(', '));
-          throw new HttpError(405, `method ${method} not allowed on ${t.path} (allowed: ${allowed.join(', ')})`);
+          throw new ApiError(405, `method ${method} not allowed on ${t.path} (allowed: ${allowed.join(', ')})`);
         }
-        throw new HttpError(404, 'page not found');
+        throw new ApiError(404, 'page not found');
       }
       await m.route.handler({ ...api, req, res, params: m.params, query: t.query, path: t.path, search: t.search });
     } catch (err) {
-      const status = err instanceof HttpError ? err.status : 500;
-      if (!(err instanceof HttpError)) log.error('API handler failed', { method, path: t.path, error: errorMessage(err) });
+      const status = errorStatus(err);
+      if (!(err instanceof ApiError)) log.error('API handler failed', { method, path: t.path, error: errorMessage(err) });
       else log.debug('API error', { method, path: t.path, status, error: err.message });
       // The rest of an oversized or stalled body is never read: the connection cannot be reused.
-      if (err instanceof HttpError && err.message === BODY_ABORTED) summary.note('body aborted');
+      if (err instanceof ApiError && err.message === BODY_ABORTED) summary.note('body aborted');
       if (status === 413 || status === 408) {
         summary.note(status === 413 ? 'body too large' : 'body stalled');
         res.setHeader('Connection', 'close');
@@ -130,12 +108,12 @@ export function createApiServer(api: ApiContext, tlsOptions?: TlsOptions, opts: 
     try {
       checkVersion(t.version);
       const m = router.match(req.method ?? 'GET', t.path);
-      if (!m?.route.upgrade) throw new HttpError(404, 'page not found');
+      if (!m?.route.upgrade) throw new ApiError(404, 'page not found');
       await m.route.upgrade({ ...api, req, socket, head, params: m.params, query: t.query, path: t.path, search: t.search });
       countUpgrade(req.method, m.route.pattern, 101);
     } catch (err) {
-      countUpgrade(req.method, undefined, err instanceof HttpError ? err.status : 500);
-      socketError(socket, err instanceof HttpError ? err.status : 500, errorMessage(err));
+      countUpgrade(req.method, undefined, errorStatus(err));
+      socketError(socket, errorStatus(err), errorMessage(err));
     }
   });
   server.on('clientError', (_err, socket) => {

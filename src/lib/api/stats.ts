@@ -9,8 +9,9 @@ import type http from 'node:http';
 import { unreachableMessage } from '../engine/health';
 import { errorBodyMessage, readAll } from '../engine/http';
 import { requireContainer } from './containers';
-import { baseHeaders, HttpError } from './respond';
-import type { RequestCtx, Router } from './router';
+import { ApiError } from '../errors';
+import { baseHeaders } from './respond';
+import type { RequestCtx } from './router';
 
 /** Index of the `"` that closes the JSON string opening at `start`. */
 function stringEnd(text: string, start: number): number {
@@ -64,7 +65,7 @@ export function qualifyStatsName(line: string, node: string): string {
   return line;
 }
 
-async function containerStats(ctx: RequestCtx): Promise<void> {
+export async function containerStats(ctx: RequestCtx): Promise<void> {
   const { engine, container } = requireContainer(ctx.cluster, ctx.params.name!);
   ctx.req.resume();
   const abort = new AbortController();
@@ -75,10 +76,10 @@ async function containerStats(ctx: RequestCtx): Promise<void> {
     up = await engine.open('GET', `/containers/${container.id}/stats${ctx.search}`, { signal: abort.signal });
   } catch (err) {
     if (abort.signal.aborted) return;
-    throw new HttpError(500, unreachableMessage(engine, err));
+    throw new ApiError(500, unreachableMessage(engine, err));
   }
   const status = up.statusCode ?? 502;
-  if (status !== 200) throw new HttpError(status, errorBodyMessage(await readAll(up)));
+  if (status !== 200) throw new ApiError(status, errorBodyMessage(await readAll(up)));
   const headers: Record<string, string> = { ...baseHeaders(), 'Content-Type': String(up.headers['content-type'] ?? 'application/json') };
   if (typeof up.headers.ostype === 'string') headers.Ostype = up.headers.ostype;
   res.writeHead(200, headers);
@@ -115,8 +116,4 @@ async function containerStats(ctx: RequestCtx): Promise<void> {
     up.on('error', finish);
     up.on('close', finish);
   });
-}
-
-export function statsRoutes(router: Router): void {
-  router.add('GET', '/containers/{name*}/stats', containerStats);
 }

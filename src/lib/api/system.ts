@@ -8,8 +8,9 @@ import { MAX_TIMER_MS, parseDuration } from '../duration';
 import type { ClusterEvent } from '../manager/cluster';
 import { containerCpus } from '../scheduler/index';
 import { infoParts, nodeLines, nodeOrder, type NodeView } from './info';
-import { baseHeaders, HttpError, labelMatches, parseFilters, sendJson } from './respond';
-import type { RequestCtx, Router } from './router';
+import { ApiError } from '../errors';
+import { baseHeaders, labelMatches, parseFilters, sendJson } from './respond';
+import type { RequestCtx } from './router';
 
 interface ContainerTally {
   running: number;
@@ -211,7 +212,7 @@ export function parseEventTime(name: string, raw: string, nowMs = Date.now()): n
   const ago = relativeMs(text, name);
   if (ago !== undefined) return (nowMs - ago) * 1e6;
   const t = Date.parse(text);
-  if (!Number.isFinite(t)) throw new HttpError(400, `invalid value for ${name}: ${raw}`);
+  if (!Number.isFinite(t)) throw new ApiError(400, `invalid value for ${name}: ${raw}`);
   // Date.parse keeps milliseconds: the rest of an RFC 3339 fraction is read here.
   const frac = /\.(\d{4,9})\d*(?:Z|[+-]\d\d:?\d\d)$/i.exec(text)?.[1];
   return t * 1e6 + (frac ? Number(frac.padEnd(9, '0').slice(3)) : 0);
@@ -222,14 +223,14 @@ export function parseEventTime(name: string, raw: string, nowMs = Date.now()): n
  * engine's and its own, in time order; see manager/event-log.ts), then, unless `until` has passed,
  * the live stream until `until` (or for ever). Filters apply to both. Beyond v1, which had no history.
  */
-async function events(ctx: RequestCtx): Promise<void> {
+export async function events(ctx: RequestCtx): Promise<void> {
   const sinceRaw = ctx.query.get('since');
   const untilRaw = ctx.query.get('until');
   const now = Date.now();
   const since = sinceRaw ? parseEventTime('since', sinceRaw, now) : undefined;
   const until = untilRaw ? parseEventTime('until', untilRaw, now) : undefined;
   if (since !== undefined && until !== undefined && until < since) {
-    throw new HttpError(400, `\`since\` time (${sinceRaw}) cannot be after \`until\` time (${untilRaw})`);
+    throw new ApiError(400, `\`since\` time (${sinceRaw}) cannot be after \`until\` time (${untilRaw})`);
   }
   const filters = parseFilters(ctx.query.get('filters'));
   const res = ctx.res;
@@ -275,57 +276,54 @@ async function events(ctx: RequestCtx): Promise<void> {
   });
 }
 
-export function systemRoutes(router: Router): void {
-  // The headers dockerd's /_ping carries: clients read the API version, OS, builder (2 = BuildKit,
-  // which buildx then uses through /grpc and /session) and swarm-mode state from them.
-  const ping = (ctx: RequestCtx) => {
-    ctx.res.writeHead(200, {
-      ...baseHeaders(),
-      'Content-Type': 'text/plain; charset=utf-8',
-      'Cache-Control': 'no-cache, no-store, must-revalidate',
-      Pragma: 'no-cache',
-      'Builder-Version': '2',
-      Swarm: 'inactive',
-    });
-    ctx.res.end(ctx.req.method === 'HEAD' ? undefined : 'OK');
-  };
-  // HEAD /_ping is what docker CLI v28 tries first; v1 had no route for it (the CLI then fell back to GET).
-  router.add('GET|HEAD', '/_ping', ping);
-  router.add('GET', '/version', (ctx) =>
-    sendJson(ctx.res, 200, {
-      Platform: { Name: 'Docker Swarm (classic)' },
-      Version: ctx.serverVersion,
-      ApiVersion: ctx.cluster.apiVersion(),
-      MinAPIVersion: MIN_API_VERSION,
-      GitCommit: typeof SWARM_GIT_COMMIT === 'string' ? SWARM_GIT_COMMIT : 'dev',
-      GoVersion: `bun ${process.versions.bun ?? process.version}`,
-      Os: 'linux',
-      Arch: os.arch() === 'x64' ? 'amd64' : os.arch(),
-      KernelVersion: os.release(),
-      Experimental: ctx.experimental === true,
-      BuildTime: '',
-    }),
-  );
-  // Each node's lines are rendered when the node changes (nodeRendering), not on every request.
-  router.add('GET', '/info', (ctx) => {
-    const drain = ctx.cluster.opts.drain;
-    const sorted = displayOrder(ctx.cluster.all());
-    const nodes: NodeView[] = [];
-    const rendered: NodeRendering[] = [];
-    for (const e of sorted) {
-      const r = nodeRendering(e, ctx.cluster.pending.get(e.addr) ?? [], drain?.isDrained(e.name, e.labels) ?? false);
-      nodes.push(r.view);
-      rendered.push(r);
-    }
-    const { before, head, after } = infoParts({ nodes, strategy: ctx.strategy, filters: ctx.filters, serverVersion: ctx.serverVersion, eventsListeners: listeners, role: ctx.replica?.roleInfo(), experimental: ctx.experimental });
-    const middle = statusBytes(head, rendered);
-    if (ctx.res.headersSent) return void ctx.res.end();
-    ctx.res.writeHead(200, { ...baseHeaders(), 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(before) + middle.length + Buffer.byteLength(after) });
-    ctx.res.write(before);
-    ctx.res.write(middle);
-    ctx.res.end(after);
+// The headers dockerd's /_ping carries: clients read the API version, OS, builder (2 = BuildKit,
+// which buildx then uses through /grpc and /session) and swarm-mode state from them.
+export function ping(ctx: RequestCtx): void {
+  ctx.res.writeHead(200, {
+    ...baseHeaders(),
+    'Content-Type': 'text/plain; charset=utf-8',
+    'Cache-Control': 'no-cache, no-store, must-revalidate',
+    Pragma: 'no-cache',
+    'Builder-Version': '2',
+    Swarm: 'inactive',
   });
-  router.add('GET', '/events', events);
+  ctx.res.end(ctx.req.method === 'HEAD' ? undefined : 'OK');
+}
+
+export function version(ctx: RequestCtx): void {
+  sendJson(ctx.res, 200, {
+    Platform: { Name: 'Docker Swarm (classic)' },
+    Version: ctx.serverVersion,
+    ApiVersion: ctx.cluster.apiVersion(),
+    MinAPIVersion: MIN_API_VERSION,
+    GitCommit: typeof SWARM_GIT_COMMIT === 'string' ? SWARM_GIT_COMMIT : 'dev',
+    GoVersion: `bun ${process.versions.bun ?? process.version}`,
+    Os: 'linux',
+    Arch: os.arch() === 'x64' ? 'amd64' : os.arch(),
+    KernelVersion: os.release(),
+    Experimental: ctx.experimental === true,
+    BuildTime: '',
+  });
+}
+
+// Each node's lines are rendered when the node changes (nodeRendering), not on every request.
+export function info(ctx: RequestCtx): void {
+  const drain = ctx.cluster.opts.drain;
+  const sorted = displayOrder(ctx.cluster.all());
+  const nodes: NodeView[] = [];
+  const rendered: NodeRendering[] = [];
+  for (const e of sorted) {
+    const r = nodeRendering(e, ctx.placer.reserved(e.addr), drain?.isDrained(e.name, e.labels) ?? false);
+    nodes.push(r.view);
+    rendered.push(r);
+  }
+  const { before, head, after } = infoParts({ nodes, strategy: ctx.strategy, filters: ctx.filters, serverVersion: ctx.serverVersion, eventsListeners: listeners, role: ctx.replica?.roleInfo(), experimental: ctx.experimental });
+  const middle = statusBytes(head, rendered);
+  if (ctx.res.headersSent) return void ctx.res.end();
+  ctx.res.writeHead(200, { ...baseHeaders(), 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(before) + middle.length + Buffer.byteLength(after) });
+  ctx.res.write(before);
+  ctx.res.write(middle);
+  ctx.res.end(after);
 }
 
 declare const SWARM_GIT_COMMIT: string | undefined;

@@ -12,7 +12,7 @@ import { LOG_LEVELS, setLogLevel, type LogLevel } from '../log';
 const CLI_LOG_LEVELS = [...LOG_LEVELS, 'panic'] as const;
 type CliLogLevel = (typeof CLI_LOG_LEVELS)[number];
 
-export const EXPERIMENTAL_HELP = 'Report Experimental: true in the manager\'s /version and /info (all v1 1.2.9 did with it); enables nothing else.';
+const EXPERIMENTAL_HELP = 'Report Experimental: true in the manager\'s /version and /info (all v1 1.2.9 did with it); enables nothing else.';
 
 export abstract class BaseCommand extends Command {
   static override baseFlags = {

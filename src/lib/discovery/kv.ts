@@ -25,11 +25,11 @@ export interface KVDiscovery extends Discovery {
   close(): Promise<void>;
 }
 
-export function storeOptionsFor(config: DiscoveryConfig): StoreOptions {
+function storeOptionsFor(config: DiscoveryConfig): StoreOptions {
   return { retryMs: Math.min(Math.max(config.heartbeatMs, 100), MAX_RETRY_MS), opTimeoutMs: Math.min(Math.max(config.heartbeatMs, 2000), 5000) };
 }
 
-export function createKVDiscovery(backend: KVBackend, rest: string, config: DiscoveryConfig, makeStore: StoreMaker): KVDiscovery {
+function createKVDiscovery(backend: KVBackend, rest: string, config: DiscoveryConfig, makeStore: StoreMaker): KVDiscovery {
   const endpoint = parseStoreUrl(backend, rest, config.options);
   const partialTls = TLS_OPTION_KEYS.filter((k) => config.options[k]);
   if (partialTls.length > 0 && !endpoint.tls) {

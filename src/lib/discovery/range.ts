@@ -6,7 +6,7 @@ import { UserError } from '../errors';
 
 const RANGE = /\[(\d+):(\d+)\]/;
 /** A bound on one pattern's size, so a typo like `[1:99999999]` cannot exhaust memory. */
-export const MAX_RANGE_SIZE = 65536;
+const MAX_RANGE_SIZE = 65536;
 
 export function expandRange(entry: string): string[] {
   const m = RANGE.exec(entry);

@@ -15,7 +15,7 @@ const backends: Record<string, () => Promise<DiscoveryFactory>> = {
   zk: async () => (await import('./zk')).createZkDiscovery,
 };
 
-export function supportedSchemes(): string[] {
+function supportedSchemes(): string[] {
   return Object.keys(backends);
 }
 

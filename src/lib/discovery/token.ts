@@ -3,6 +3,7 @@
  * `swarm token-server`). The service base URL comes from `--discovery-url` / `SWARM_DISCOVERY_URL`;
  * the v1 form `token://host[:port]/path/<token>` names it inline.
  */
+import { call, TransportError, urlTarget } from '../engine/http';
 import { UserError, errorMessage } from '../errors';
 import { parseEntries } from './entries';
 import { pollEntries } from './poll';
@@ -50,28 +51,21 @@ export function normalizeBase(url: string): string {
 
 /** One HTTP exchange with the service, with errors a user can act on. */
 export async function tokenRequest(base: string, method: string, path: string, body?: string): Promise<{ status: number; text: string }> {
-  const url = `${base}${path}`;
-  let res: Response;
+  const { target, prefix } = urlTarget(base);
   try {
-    res = await fetch(url, {
-      method,
-      body,
-      headers: body === undefined ? undefined : { 'content-type': 'application/json' },
-      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-    });
+    const headers: Record<string, string> = body === undefined ? {} : { 'Content-Type': 'application/json' };
+    const r = await call(target, method, `${prefix}${path}`, { raw: body ?? '', headers, timeoutMs: REQUEST_TIMEOUT_MS });
+    return { status: r.status, text: r.body.toString() };
   } catch (err) {
-    throw new UserError(`cannot reach the token discovery service at ${base}: ${describeFetchError(err)} (start one with "swarm token-server", or set --discovery-url / SWARM_DISCOVERY_URL)`);
+    throw new UserError(`cannot reach the token discovery service at ${base}: ${describeFailure(err)} (start one with "swarm token-server", or set --discovery-url / SWARM_DISCOVERY_URL)`);
   }
-  return { status: res.status, text: await res.text() };
 }
 
-function describeFetchError(err: unknown): string {
-  const e = err as { name?: string; code?: string; cause?: { code?: string; message?: string } };
-  if (e?.name === 'TimeoutError') return `no answer within ${REQUEST_TIMEOUT_MS / 1000}s`;
-  const code = e?.cause?.code ?? e?.code;
-  if (code === 'ECONNREFUSED' || code === 'ConnectionRefused') return 'connection refused';
-  if (code) return String(code);
-  return e?.cause?.message ?? errorMessage(err);
+function describeFailure(err: unknown): string {
+  if (!(err instanceof TransportError)) return errorMessage(err);
+  if (err.kind === 'timeout') return `no answer within ${REQUEST_TIMEOUT_MS / 1000}s`;
+  if (err.code === 'ECONNREFUSED' || err.code === 'ConnectionRefused') return 'connection refused';
+  return err.code ?? err.message;
 }
 
 function serviceError(what: string, status: number, text: string): UserError {

@@ -23,17 +23,17 @@ export interface PortSummary {
 }
 
 /** One host binding of a port (`HostConfig.PortBindings`, `NetworkSettings.Ports`). */
-export interface PortBindingEntry {
+interface PortBindingEntry {
   HostIp?: string;
   HostPort?: string;
   [key: string]: unknown;
 }
 
 /** `80/tcp` → its host bindings (null: exposed, not published). */
-export type PortMap = Record<string, PortBindingEntry[] | null>;
+type PortMap = Record<string, PortBindingEntry[] | null>;
 
 /** A mount as the container list and inspect report it. */
-export interface MountPoint {
+interface MountPoint {
   Type?: string;
   Name?: string;
   Source?: string;
@@ -50,7 +50,7 @@ export interface EndpointSettings {
   [key: string]: unknown;
 }
 
-export interface ContainerNetworkSettings {
+interface ContainerNetworkSettings {
   Networks?: Record<string, EndpointSettings> | null;
   Ports?: PortMap | null;
   [key: string]: unknown;
@@ -76,7 +76,7 @@ export interface ContainerConfig {
   [key: string]: unknown;
 }
 
-export interface ContainerHealth {
+interface ContainerHealth {
   Status?: string;
   [key: string]: unknown;
 }
@@ -135,9 +135,6 @@ export interface IdResponse {
   Id: string;
   [key: string]: unknown;
 }
-
-/** `POST /containers/create` body: open JSON (the scheduler reads it, see `parseCreateRequest`). */
-export type ContainerCreateBody = JsonObject;
 
 /** `POST /containers/{id}/exec` body: open JSON; the manager only checks `Cmd`. */
 export type ExecCreateBody = JsonObject;

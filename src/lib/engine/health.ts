@@ -4,6 +4,7 @@
  * the transitions it returns (log, emit swarm events, restart streams).
  */
 import { errorMessage } from '../errors';
+import { TransportError, type TransportErrorKind } from './http';
 
 export type EngineState = 'pending' | 'healthy' | 'unhealthy' | 'disconnected';
 
@@ -17,13 +18,12 @@ export const STATE_LABEL: Record<EngineState, string> = {
   disconnected: 'Disconnected',
 };
 
-/** Errors that mean "could not reach the daemon" (they count towards Unhealthy; others do not). */
+/** Transport failures that mean "could not reach the daemon": they count towards Unhealthy (TLS and protocol failures do not). */
+const UNREACHABLE: ReadonlySet<TransportErrorKind> = new Set(['connect', 'timeout', 'reset']);
+
+/** Whether a failed call counts towards Unhealthy: decided on the transport's typed error, never on its text. */
 export function isConnectionError(err: unknown): boolean {
-  const e = err as NodeJS.ErrnoException & { cause?: unknown };
-  const code = e?.code ?? '';
-  if (['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'ConnectionRefused', 'ECONNABORTED', 'UND_ERR_SOCKET'].includes(code)) return true;
-  const msg = String(e?.message ?? err);
-  return /connection refused|cannot connect to the docker daemon|no route to host|connection failed|socket hang up|timed out|ECONNREFUSED|ECONNRESET|EHOSTUNREACH/i.test(msg);
+  return err instanceof TransportError && UNREACHABLE.has(err.kind);
 }
 
 /**
@@ -37,9 +37,27 @@ export function unreachableMessage(node: { name: string; addr: string }, err: un
 }
 
 export class EngineHealth {
-  state: EngineState = 'pending';
-  failureCount = 0;
-  lastError = '';
+  /** Read by all; changed only by the outcomes below (private setters). */
+  private readonly now = { state: 'pending' as EngineState, failureCount: 0, lastError: '' };
+
+  get state(): EngineState {
+    return this.now.state;
+  }
+  private set state(v: EngineState) {
+    this.now.state = v;
+  }
+  get failureCount(): number {
+    return this.now.failureCount;
+  }
+  private set failureCount(v: number) {
+    this.now.failureCount = v;
+  }
+  get lastError(): string {
+    return this.now.lastError;
+  }
+  private set lastError(v: string) {
+    this.now.lastError = v;
+  }
 
   constructor(readonly failureRetry: number) {}
 

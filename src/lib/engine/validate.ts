@@ -4,8 +4,6 @@
  * skipped and the reason returned for the log, so one malformed container (say `PortBindings: [1,2]`)
  * cannot make every later create fail. Fields nobody reads are not checked.
  */
-import type { ContainerInspect, ContainerSummary, ImageSummary, NetworkResource, Volume } from './docker-types';
-
 type Problem = string | undefined;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -149,5 +147,3 @@ export function usableRecords<T>(list: unknown, problem: (x: unknown) => Problem
   }
   return out;
 }
-
-export type { ContainerInspect, ContainerSummary, ImageSummary, NetworkResource, Volume };

@@ -19,7 +19,7 @@ export const MIN_API_VERSION = '1.24';
 
 const VERSION_RE = /^\d{1,3}\.\d{1,3}$/;
 
-export function isApiVersion(v: unknown): v is string {
+function isApiVersion(v: unknown): v is string {
   return typeof v === 'string' && VERSION_RE.test(v);
 }
 

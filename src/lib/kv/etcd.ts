@@ -31,7 +31,7 @@ interface TtlState {
 type RangeState = Map<string, { value: string; lease: string }>;
 
 /** gRPC's messages, made readable on one line. */
-export function cleanGrpcMessage(message: string): string {
+function cleanGrpcMessage(message: string): string {
   let msg = message.replace(/^\d+ [A-Z_]+: /, '').split('\n')[0]!;
   const refused = /No connection established\. Last error: (?:Error: )?(.*?)\.?\s*(?:Resolution note:.*)?$/.exec(msg);
   if (refused) msg = `cannot connect (${refused[1]})`;

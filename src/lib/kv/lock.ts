@@ -26,7 +26,7 @@ export interface LockRuntime {
   onError?: (err: Error) => void;
 }
 
-export class LockLostError extends Error {
+class LockLostError extends Error {
   override readonly name = 'LockLostError';
 }
 

@@ -18,8 +18,6 @@
 
 export type KVBackend = 'etcd' | 'consul' | 'zk';
 
-export const KV_BACKENDS: readonly KVBackend[] = ['etcd', 'consul', 'zk'];
-
 /** TLS material for the store connection (PEM contents, already read from disk). */
 export interface StoreTls {
   ca: Buffer;
@@ -152,12 +150,6 @@ export function kvKey(...parts: string[]): string {
     .flatMap((p) => p.split('/'))
     .filter((s) => s.length > 0)
     .join('/');
-}
-
-/** The last segment of a key (`a/b/c` → `c`). */
-export function baseName(key: string): string {
-  const i = key.lastIndexOf('/');
-  return i < 0 ? key : key.slice(i + 1);
 }
 
 /** Whether `key` sits directly under `dir` (not deeper). */

@@ -56,7 +56,7 @@ export function nodesPath(options: Record<string, string>): string {
 }
 
 /** Reads the TLS files when all three `kv.*file` options are given (v1: used only then). */
-export function readTlsOptions(backend: KVBackend, options: Record<string, string>): StoreTls | undefined {
+function readTlsOptions(backend: KVBackend, options: Record<string, string>): StoreTls | undefined {
   const given = TLS_OPTION_KEYS.filter((k) => options[k]);
   if (given.length < TLS_OPTION_KEYS.length) return undefined;
   if (backend === 'zk') {

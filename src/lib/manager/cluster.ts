@@ -1,7 +1,7 @@
 /**
- * The cluster: one Engine per discovered address, the event bus the API streams from, pending
- * reservations for creates in flight, object lookups across engines, and the node snapshot the
- * scheduler works on.
+ * The cluster: one Engine per discovered address, the event bus the API streams from, object lookups
+ * across engines, and the node snapshot the scheduler works on (the reservations of creates in flight
+ * are the Placer's: manager/scheduling.ts).
  */
 import { EventEmitter } from 'node:events';
 import type { Discovery } from '../discovery/types';
@@ -9,10 +9,12 @@ import { sleep } from '../discovery/poll';
 import type { ContainerConfig, HostConfig, NetworkResource, Volume } from '../engine/docker-types';
 import { Engine, type CachedContainer, type DockerEvent, type EngineOptions } from '../engine/engine';
 import { ContainerIndex, primaryNames, swarmIdOf } from '../engine/container-index';
+import type { ContainerView } from '../engine/engine-cache';
 import { errorMessage } from '../errors';
 import { log } from '../log';
 import { clusterApiVersion } from '../engine/version';
-import { containerCpus } from '../scheduler/request';
+import { imagesRank, isNodeRef, lookupContainer, SHORT_ID_LENGTH, type ContainerKeys } from '../scheduler/reference';
+import { containerCpus } from '../scheduler/resources';
 import type { ContainerSnapshot, ImageSnapshot, NodeSnapshot, PortBinding } from '../scheduler/types';
 import type { DrainState } from './drain';
 import { DEFAULT_EVENT_LOG, EventLog, type EventLogOptions } from './event-log';
@@ -45,7 +47,7 @@ export type ClusterEvent = DockerEvent & { node?: { Name: string; Id: string; Ad
 export { primaryNames, swarmIdOf };
 
 /** The engine's container index (a plain Map, as test doubles hold, is indexed on the fly). */
-function indexOf(e: Engine): ContainerIndex {
+function indexOf(e: Engine): ContainerView {
   if (e.containers instanceof ContainerIndex) return e.containers;
   const index = new ContainerIndex();
   for (const [id, c] of e.containers) index.set(id, c);
@@ -100,8 +102,6 @@ export class Cluster {
   readonly bus = new EventEmitter();
   /** Every event published on the bus, in time order, for `docker events --since`. */
   readonly events: EventLog<ClusterEvent>;
-  /** Reservations of creates in flight, per engine address. */
-  readonly pending = new Map<string, ContainerSnapshot[]>();
   /** Which engines hold which container keys (cluster-index.ts), fed by the engines this cluster made. */
   private readonly index = new ClusterIndex();
   /** Engines this cluster made (their indexes report to `index`), with their order of addition. */
@@ -327,41 +327,19 @@ export class Cluster {
       hit = { version: e.containersVersion, cpus: e.rawCpus, containers };
       this.nodeSnapshots.set(e, hit);
     }
-    const pending = this.pending.size ? this.pending.get(e.addr) : undefined;
-    return pending?.length ? [...hit.containers, ...pending] : hit.containers;
+    return hit.containers;
   }
 
-  addPending(addr: string, c: ContainerSnapshot): () => void {
-    const list = this.pending.get(addr) ?? [];
-    list.push(c);
-    this.pending.set(addr, list);
-    return () => {
-      const l = this.pending.get(addr) ?? [];
-      const i = l.indexOf(c);
-      if (i >= 0) l.splice(i, 1);
-      // No empty lists left behind: views skip engines without reservations in flight.
-      if (!l.length && this.pending.get(addr) === l) this.pending.delete(addr);
-    };
-  }
-
-  /** Whether a container name is taken anywhere in the cluster (including creates in flight). */
+  /** Whether a registered engine holds a container of that name (creates in flight: Placer.nameTaken). */
   nameTaken(name: string): boolean {
     const n = name.replace(/^\//, '');
-    if (this.indexed()) {
-      if (this.holding(this.index.named(n)).length) return true;
-    } else for (const e of this.registered()) if (indexOf(e).hasName(n)) return true;
-    for (const list of this.pending.values()) for (const c of list) if (c.names.includes(n)) return true;
+    if (this.indexed()) return this.holding(this.index.named(n)).length > 0;
+    for (const e of this.registered()) if (indexOf(e).hasName(n)) return true;
     return false;
   }
 
   // ---- lookups ----------------------------------------------------------------------------------
 
-  /**
-   * Containers by full ID, swarm ID (`com.docker.swarm.id`, full or 12 characters), name, `/name`,
-   * `<node>/<name>`, then unique ID prefix or swarm ID prefix (spec §3.1). A swarm ID stays with a
-   * container that is rescheduled; while the failed node's stale copy is still known, the copy on a
-   * healthy node (the newest) is the one meant.
-   */
   /** Whether every engine is one this cluster made, so that the cluster index knows them all. */
   private indexed(): boolean {
     return this.madeCount > 0 && this.madeCount === this.engines.size;
@@ -378,94 +356,67 @@ export class Cluster {
     return out;
   }
 
-  /** findContainer through the cluster index: the same steps, asking only the engines that hold the key. */
-  private findIndexed(ref: string): FoundContainer | undefined {
-    const idx = (e: Engine) => e.containers as ContainerIndex;
-    const found = (engines: Engine[], pick: (i: ContainerIndex) => CachedContainer[], into: FoundContainer[] = []) => {
-      for (const engine of engines) for (const container of pick(idx(engine))) into.push({ engine, container });
-      return into;
-    };
-    const [owner] = this.holding(this.index.withId(ref));
-    if (owner) return { engine: owner, container: owner.containers.get(ref)! };
-    const bySwarmId =
-      ref.length === 12 ? found(this.holding(this.index.withShortSwarmId(ref)), (i) => i.withShortSwarmId(ref)) : found(this.holding(this.index.withSwarmId(ref)), (i) => i.withSwarmId(ref));
-    if (bySwarmId.length) return liveCopy(bySwarmId);
-    const name = ref.replace(/^\//, '');
-    const byName = found(this.holding(this.index.named(name)), (i) => i.named(name));
-    if (byName.length === 1) return byName[0];
-    const slash = name.indexOf('/');
-    if (slash > 0) {
-      const node = name.slice(0, slash);
-      const bare = name.slice(slash + 1);
-      const onNode = this.holding(this.index.named(bare)).filter((e) => e.name === node || e.id === node || e.daemonId === node);
-      const hits = found(onNode, (i) => i.named(bare));
-      if (hits.length === 1) return hits[0];
-    }
-    if (byName.length > 1) return undefined;
-    // A prefix of 12 characters or more is looked up among the engines holding its first 12.
-    const candidates = (byShort: (s: string) => Iterable<Engine>) => (ref.length >= 12 ? this.holding(byShort(ref.slice(0, 12))) : this.registered());
-    const prefix: FoundContainer[] = [];
-    for (const engine of candidates((s) => this.index.withShortId(s))) {
-      found([engine], (i) => i.withIdPrefix(ref), prefix);
-      if (prefix.length > 1) return undefined;
-    }
-    if (prefix.length === 1) return prefix[0];
-    const sids = new Set<string>();
-    for (const engine of candidates((s) => this.index.withShortSwarmId(s))) for (const sid of idx(engine).swarmIdsWithPrefix(ref)) sids.add(sid);
-    if (sids.size !== 1) return undefined;
-    const [sid] = sids;
-    return liveCopy(found(this.holding(this.index.withSwarmId(sid!)), (i) => i.withSwarmId(sid!)));
+  /**
+   * The engines to ask for a key: those the cluster index names as holding it (when it knows every
+   * engine and the key narrows: `undefined` does not), else every registered engine, in order.
+   */
+  private enginesFor(holders: Iterable<Engine> | undefined): Engine[] {
+    return holders !== undefined && this.indexed() ? this.holding(holders) : this.registered();
   }
 
-  findContainer(ref: string): FoundContainer | undefined {
-    if (!ref) return undefined;
-    if (this.indexed()) return this.findIndexed(ref);
-    // Each step asks every engine's index (container-index.ts) in the order a scan would meet them.
-    const engines: { engine: Engine; index: ContainerIndex }[] = [];
-    for (const engine of this.registered()) engines.push({ engine, index: indexOf(engine) });
-    const found = (engine: Engine, list: CachedContainer[], into: FoundContainer[]) => {
-      for (const container of list) into.push({ engine, container });
+  /** The container lookup's keys over the engines' indexes (see reference.ts ContainerKeys). */
+  private containerKeys(): ContainerKeys<FoundContainer> {
+    const indexes = new Map<Engine, ContainerView>();
+    const ix = (e: Engine) => {
+      let i = indexes.get(e);
+      if (!i) indexes.set(e, (i = indexOf(e)));
+      return i;
     };
-    for (const { engine, index } of engines) {
-      const container = index.get(ref);
-      if (container) return { engine, container };
-    }
-    const bySwarmId: FoundContainer[] = [];
-    for (const { engine, index } of engines) found(engine, ref.length === 12 ? index.withShortSwarmId(ref) : index.withSwarmId(ref), bySwarmId);
-    if (bySwarmId.length) return liveCopy(bySwarmId);
-    const name = ref.replace(/^\//, '');
-    const byName: FoundContainer[] = [];
-    for (const { engine, index } of engines) found(engine, index.named(name), byName);
-    if (byName.length === 1) return byName[0];
-    const slash = name.indexOf('/');
-    if (slash > 0) {
-      const node = name.slice(0, slash);
-      const bare = name.slice(slash + 1);
-      const hits: FoundContainer[] = [];
-      for (const { engine, index } of engines) if (engine.name === node || engine.id === node || engine.daemonId === node) found(engine, index.named(bare), hits);
-      if (hits.length === 1) return hits[0];
-    }
-    if (byName.length > 1) return undefined;
-    const prefix: FoundContainer[] = [];
-    for (const { engine, index } of engines) {
-      found(engine, index.withIdPrefix(ref), prefix);
-      if (prefix.length > 1) return undefined;
-    }
-    if (prefix.length === 1) return prefix[0];
-    const sids = new Set<string>();
-    for (const { index } of engines) for (const sid of index.swarmIdsWithPrefix(ref)) sids.add(sid);
-    if (sids.size !== 1) return undefined;
-    const [sid] = sids;
-    const copies: FoundContainer[] = [];
-    for (const { engine, index } of engines) found(engine, index.withSwarmId(sid!), copies);
-    return liveCopy(copies);
+    const collect = (engines: Engine[], pick: (i: ContainerView) => readonly CachedContainer[], enough = Infinity) => {
+      const out: FoundContainer[] = [];
+      for (const engine of engines) {
+        for (const container of pick(ix(engine))) out.push({ engine, container });
+        if (out.length >= enough) break;
+      }
+      return out;
+    };
+    // A prefix of 12 characters or more is asked of the engines holding its first 12.
+    const byShort = (prefix: string, holders: (short: string) => Iterable<Engine>) => (prefix.length >= SHORT_ID_LENGTH ? holders(prefix.slice(0, SHORT_ID_LENGTH)) : undefined);
+    return {
+      withId: (id) => {
+        for (const engine of this.enginesFor(this.index.withId(id))) {
+          const container = ix(engine).get(id);
+          if (container) return { engine, container };
+        }
+        return undefined;
+      },
+      withIdPrefix: (prefix) => collect(this.enginesFor(byShort(prefix, (s) => this.index.withShortId(s))), (i) => i.withIdPrefix(prefix), 2),
+      withSwarmId: (sid) => collect(this.enginesFor(this.index.withSwarmId(sid)), (i) => i.withSwarmId(sid)),
+      withShortSwarmId: (short) => collect(this.enginesFor(this.index.withShortSwarmId(short)), (i) => i.withShortSwarmId(short)),
+      named: (name) => collect(this.enginesFor(this.index.named(name)), (i) => i.named(name)),
+      namedOnNode: (node, name) => collect(this.enginesFor(this.index.named(name)).filter((e) => isNodeRef(e, node)), (i) => i.named(name)),
+      swarmIdsWithPrefix: (prefix) => {
+        const sids = new Set<string>();
+        for (const engine of this.enginesFor(byShort(prefix, (s) => this.index.withShortSwarmId(s)))) for (const sid of ix(engine).swarmIdsWithPrefix(prefix)) sids.add(sid);
+        return sids;
+      },
+      liveCopy,
+    };
+  }
+
+  /**
+   * The container `ref` names (reference.ts lookupContainer, spec §3.1). A swarm ID stays with a
+   * container that is rescheduled; while the failed node's stale copy is still known, the copy on a
+   * healthy node (the newest) is the one meant.
+   */
+  findContainer(ref: string): FoundContainer | undefined {
+    return lookupContainer(this.containerKeys(), ref);
   }
 
   /** Containers whose primary name is `name`, engine by engine (indexed). */
   containersNamed(name: string): FoundContainer[] {
     const out: FoundContainer[] = [];
-    const engines = this.indexed() ? this.holding(this.index.named(name)) : this.registered();
-    for (const engine of engines) for (const container of indexOf(engine).named(name)) out.push({ engine, container });
+    for (const engine of this.enginesFor(this.index.named(name))) for (const container of indexOf(engine).named(name)) out.push({ engine, container });
     return out;
   }
 
@@ -473,8 +424,7 @@ export class Cluster {
   globalCopies(globalId: string): FoundContainer[] {
     const out: FoundContainer[] = [];
     if (!globalId) return out;
-    const engines = this.indexed() ? this.holding(this.index.withGlobalId(globalId)) : this.registered();
-    for (const engine of engines) for (const container of indexOf(engine).copiesOf(globalId)) out.push({ engine, container });
+    for (const engine of this.enginesFor(this.index.withGlobalId(globalId))) for (const container of indexOf(engine).copiesOf(globalId)) out.push({ engine, container });
     return out;
   }
 
@@ -482,12 +432,20 @@ export class Cluster {
   findExec(execId: string): Engine | undefined {
     const engines = this.registered();
     // Execs made through this manager, else any the engines reported in a container's ExecIDs.
-    return engines.find((e) => e.execs.has(execId)) ?? engines.find((e) => [...e.containers.values()].some((c) => (c.inspect?.ExecIDs ?? []).includes(execId)));
+    return engines.find((e) => e.hasExec(execId)) ?? engines.find((e) => [...e.containers.values()].some((c) => (c.inspect?.ExecIDs ?? []).includes(execId)));
   }
 
-  /** Engines holding an image (by ID, ID prefix, repo:tag, repo digest). */
+  /**
+   * Engines holding an image `ref` names (reference.ts imageMatch), those holding it as the engine
+   * reads the reference (ID, tag, `:latest`, digest) before those holding another tag of its repository.
+   */
   enginesWithImage(ref: string): Engine[] {
-    return this.registered().filter((e) => e.images.some((img) => imageMatches(img, ref)));
+    const found: { engine: Engine; rank: number }[] = [];
+    for (const engine of this.registered()) {
+      const rank = imagesRank(engine.images, ref);
+      if (rank !== undefined) found.push({ engine, rank });
+    }
+    return found.sort((a, b) => a.rank - b.rank).map((f) => f.engine);
   }
 
   /** Networks by ID, name, `<node>/<name>`, unique ID prefix. */
@@ -534,23 +492,4 @@ function liveCopy(copies: FoundContainer[]): FoundContainer {
     const [bh, bt] = rank(best);
     return h > bh || (h === bh && t > bt) ? f : best;
   });
-}
-
-/** `busybox` → `busybox:latest`; `docker.io/library/x` → `x`. */
-export function normalizeImageRef(ref: string): string {
-  let r = ref.replace(/^docker\.io\//, '').replace(/^index\.docker\.io\//, '').replace(/^library\//, '');
-  if (r.includes('@')) return r;
-  const lastSlash = r.lastIndexOf('/');
-  if (!r.slice(lastSlash + 1).includes(':')) r += ':latest';
-  return r;
-}
-
-export function imageMatches(img: { Id: string; RepoTags?: string[] | null; RepoDigests?: string[] | null }, ref: string): boolean {
-  if (!ref) return false;
-  const id = img.Id.replace(/^sha256:/, '');
-  const r = ref.replace(/^sha256:/, '');
-  if (id === r || (r.length >= 4 && /^[0-9a-f]+$/.test(r) && id.startsWith(r))) return true;
-  const n = normalizeImageRef(ref);
-  if ((img.RepoTags ?? []).some((t) => normalizeImageRef(t) === n)) return true;
-  return (img.RepoDigests ?? []).some((d) => normalizeImageRef(d) === n || d === ref);
 }

@@ -1,6 +1,7 @@
 /**
- * `POST /containers/create` for the cluster (spec §2): name check, placement with a pending
- * reservation, the engine create, and v1's retries (OS mismatch → ostype constraint; image not found
+ * `POST /containers/create` for the cluster (spec §2), as v1's createContainer: the Placer's place
+ * (name check, choice and reservation in one synchronous step), the engine create, the release of the
+ * reservation whatever the outcome, and v1's retries (OS mismatch → ostype constraint; image not found
  * → image affinity; then `swarm.createretry` plain attempts, away from a node that could not be
  * reached). A missing image is pulled on the engine only with `swarm.pull-on-create` (v1) or for the
  * rescheduler; otherwise the engine's 404 reaches the client, whose pull policy decides.
@@ -9,20 +10,10 @@ import type { IdResponse } from '../engine/docker-types';
 import type { Engine } from '../engine/engine';
 import { errorBodyMessage } from '../engine/http';
 import { isConnectionError, unreachableMessage } from '../engine/health';
+import { ApiError, errorMessage } from '../errors';
 import { log } from '../log';
-import { nameConflictMessage, type ContainerRequest } from '../scheduler/index';
-import type { Cluster } from './cluster';
-import { clusterLocality } from './locality';
-import { PlacementError, type Placer } from './scheduling';
-
-export class CreateError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+import type { ContainerRequest } from '../scheduler/index';
+import type { Placer } from './scheduling';
 
 function splitImage(image: string): { fromImage: string; tag: string } {
   const at = image.indexOf('@');
@@ -33,15 +24,15 @@ function splitImage(image: string): { fromImage: string; tag: string } {
   return { fromImage: image, tag: 'latest' };
 }
 
-/** Pulls `image` on one engine; throws CreateError with the engine's message. */
-export async function pullOn(engine: Engine, image: string, auth?: string): Promise<void> {
+/** Pulls `image` on one engine; throws ApiError with the engine's message. */
+async function pullOn(engine: Engine, image: string, auth?: string): Promise<void> {
   const { fromImage, tag } = splitImage(image);
   const headers: Record<string, string> = {};
   if (auth) headers['X-Registry-Auth'] = auth;
   const r = await engine.raw('POST', `/images/create?fromImage=${encodeURIComponent(fromImage)}&tag=${encodeURIComponent(tag)}`, { headers, timeoutMs: 600_000 });
-  if (r.status >= 300) throw new CreateError(r.status === 404 ? 404 : 500, errorBodyMessage(r.body));
+  if (r.status >= 300) throw new ApiError(r.status === 404 ? 404 : 500, errorBodyMessage(r.body));
   const m = /"error"\s*:\s*("(?:[^"\\]|\\.)*")/.exec(r.body.toString());
-  if (m) throw new CreateError(500, JSON.parse(m[1]!) as string);
+  if (m) throw new ApiError(500, JSON.parse(m[1]!) as string);
   await engine.refreshImages().catch(() => undefined);
 }
 
@@ -77,21 +68,13 @@ function failed(status: number, error: string, extra: Partial<Attempt> = {}): At
   return { ok: false, status, error, afterPull: false, imageMissing: false, ...extra };
 }
 
-async function attempt(cluster: Cluster, placer: Placer, request: ContainerRequest, pull: { auth?: string; onCreate: boolean }, constraints: string[], node?: string): Promise<Attempt> {
-  let placement;
-  try {
-    const nodes = cluster.snapshot();
-    placement = placer.place(node === undefined ? nodes : nodes.filter((n) => n.addr === node), request, constraints);
-  } catch (err) {
-    if (err instanceof PlacementError) throw new CreateError(err.status, err.message);
-    throw err;
-  }
-  const engine = cluster.engines.get(placement.node.addr);
-  if (!engine) throw new CreateError(500, 'No nodes available in the cluster');
-  const release = cluster.addPending(engine.addr, placement.reservation);
+/** One placement and engine create; a refusal of the placement itself (ApiError) is thrown. */
+async function attempt(placer: Placer, request: ContainerRequest, pull: { auth?: string; onCreate: boolean }, constraints: string[], node?: string): Promise<Attempt> {
+  // Chosen and reserved in one synchronous call (see Placer.place): the first `await` is below.
+  const { engine, body, release } = placer.place(request, { constraints, node });
   try {
     const q = request.name ? `?name=${encodeURIComponent(request.name)}` : '';
-    const create = () => engine.raw('POST', `/containers/create${q}`, { body: placement.engineBody, timeoutMs: 120_000 });
+    const create = () => engine.raw('POST', `/containers/create${q}`, { body, timeoutMs: 120_000 });
     let r;
     try {
       r = await create();
@@ -110,7 +93,7 @@ async function attempt(cluster: Cluster, placer: Placer, request: ContainerReque
       try {
         await pullOn(engine, request.image, pull.auth);
       } catch (err) {
-        return failed((err as CreateError).status ?? 500, (err as Error).message, { afterPull });
+        return failed(err instanceof ApiError ? err.status : 500, errorMessage(err), { afterPull });
       }
       r = await create();
     }
@@ -124,21 +107,16 @@ async function attempt(cluster: Cluster, placer: Placer, request: ContainerReque
   }
 }
 
-export async function createContainer(cluster: Cluster, placer: Placer, body: unknown, name: string, auth?: string, opts: CreateOptions = {}): Promise<IdResponse> {
-  if (name && opts.node === undefined && cluster.nameTaken(name)) throw new CreateError(409, nameConflictMessage(name));
-  let request;
-  try {
-    request = placer.prepare(body, name, clusterLocality(cluster));
-  } catch (err) {
-    if (err instanceof PlacementError) throw new CreateError(err.status, err.message);
-    throw err;
-  }
+/** Creates a container where the scheduler says; ApiError with the status and text the client gets. */
+export async function createContainer(placer: Placer, body: unknown, name: string, auth?: string, opts: CreateOptions = {}): Promise<IdResponse> {
+  const cluster = placer.cluster;
+  let request = placer.prepare(body, name);
   const pull = { auth, onCreate: opts.pullOnCreate ?? cluster.opts.pullOnCreate ?? false };
   const placementConstraints = opts.placementConstraints ?? [];
   // Nodes whose engine could not be reached during this create: retries prefer the others (soft).
   const avoid: string[] = [];
   const constraints = () => [...placementConstraints, ...avoid.map((n) => `node!=~${n}`)];
-  let result = await attempt(cluster, placer, request, pull, constraints(), opts.node);
+  let result = await attempt(placer, request, pull, constraints(), opts.node);
   let retries = 0;
   let rewrites = 0;
   // The engine's "No such image": what the client gets when no retry finds the image, so that its
@@ -150,7 +128,7 @@ export async function createContainer(cluster: Cluster, placer: Placer, body: un
     if (result.imageMissing) noSuchImage ??= result;
     if (result.unreachable && !avoid.includes(result.unreachable)) avoid.push(result.unreachable);
     const imageUnavailable = result.afterPull || result.imageMissing;
-    const next: ContainerRequest | null = rewrites < 2 ? placer.retryRequest(request, result.error, cluster.snapshot(), imageUnavailable) : null;
+    const next: ContainerRequest | null = rewrites < 2 ? placer.retryRequest(request, result.error, imageUnavailable) : null;
     if (next) {
       rewrites++;
       retries++;
@@ -160,15 +138,15 @@ export async function createContainer(cluster: Cluster, placer: Placer, body: un
       log.warn(`Failed to create container: ${result.error}, retrying`, { retry: retries, of: cluster.opts.createRetry });
     } else break;
     try {
-      result = await attempt(cluster, placer, request, pull, constraints(), opts.node);
+      result = await attempt(placer, request, pull, constraints(), opts.node);
     } catch (err) {
       // The nodes holding the image cannot take the container: let the client pull it.
-      if (noSuchImage && err instanceof CreateError) break;
+      if (noSuchImage && err instanceof ApiError) break;
       throw err;
     }
   }
   if (!result.ok && noSuchImage) result = noSuchImage;
-  if (!result.ok) throw new CreateError(result.imageMissing ? 404 : result.status === 409 || result.status === 400 ? result.status : 500, result.error);
-  if (!result.body) throw new CreateError(500, 'the engine answered the create without a container ID');
+  if (!result.ok) throw new ApiError(result.imageMissing ? 404 : result.status === 409 || result.status === 400 ? result.status : 500, result.error);
+  if (!result.body) throw new ApiError(500, 'the engine answered the create without a container ID');
   return result.body;
 }

@@ -13,14 +13,14 @@
  */
 import type { IdResponse, JsonObject } from '../engine/docker-types';
 import type { CachedContainer, Engine } from '../engine/engine';
-import { errorMessage } from '../errors';
+import { ApiError, errorMessage } from '../errors';
 import { log } from '../log';
-import { GLOBAL_ENV_KEY, GLOBAL_ID_LABEL, GLOBAL_LABEL, globalIdOf, nameConflictMessage, SWARM_ID_LABEL, validateGlobal, type ContainerRequest } from '../scheduler/index';
+import { GLOBAL_ENV_KEY, GLOBAL_ID_LABEL, GLOBAL_LABEL, globalIdOf, SWARM_ID_LABEL, validateGlobal, type ContainerRequest } from '../scheduler/index';
+import { parseContainerName } from '../scheduler/reference';
 import type { Cluster, FoundContainer } from './cluster';
-import { createContainer, CreateError } from './create';
-import { clusterLocality } from './locality';
+import { createContainer } from './create';
 import { containerLabels, containerName, createdMs, isRunning, recreateBody } from './reschedule';
-import { newSwarmId, PlacementError, type Placer } from './scheduling';
+import { nameConflictMessage, newSwarmId, type Placer } from './scheduling';
 
 /** The calls that act on every copy of a global container. */
 export type GlobalOp = 'start' | 'stop' | 'restart' | 'kill' | 'pause' | 'unpause' | 'rm';
@@ -44,8 +44,9 @@ export function copyOf(c: CachedContainer): string {
  * is one of them; [] otherwise (an ordinary container, a name shared with others, `<node>/<name>`).
  */
 export function copiesNamed(cluster: Cluster, ref: string): FoundContainer[] {
-  const name = ref.replace(/^\//, '');
+  const { node, name } = parseContainerName(ref);
   const out: FoundContainer[] = [];
+  if (node) return out;
   for (const found of cluster.containersNamed(name)) {
     if (copyOf(found.container) === '' || (out.length > 0 && copyOf(found.container) !== copyOf(out[0]!.container))) return [];
     out.push(found);
@@ -145,11 +146,11 @@ export class GlobalContainers {
   private running: Promise<void> | undefined;
   private readonly onSwarm = (action: string, engine: Engine) => this.handle(action, engine);
 
-  constructor(
-    private readonly cluster: Cluster,
-    private readonly placer: Placer,
-  ) {
-    cluster.bus.on('swarm', this.onSwarm);
+  private readonly cluster: Cluster;
+
+  constructor(private readonly placer: Placer) {
+    this.cluster = placer.cluster;
+    this.cluster.bus.on('swarm', this.onSwarm);
   }
 
   /** Primary (or single manager): act on node events; replica: ignore them. */
@@ -208,24 +209,24 @@ export class GlobalContainers {
   async create(body: JsonObject, name: string, auth?: string): Promise<IdResponse> {
     const globalId = newSwarmId();
     const copyName = name || `global-${globalId.slice(0, 12)}`;
-    if (this.cluster.nameTaken(copyName)) throw new CreateError(409, nameConflictMessage(copyName));
-    const request = this.prepare(body, copyName);
+    if (this.placer.nameTaken(copyName)) throw new ApiError(409, nameConflictMessage(copyName));
+    const request = this.placer.prepare(body, copyName);
     const invalid = validateGlobal(request);
-    if (invalid) throw new CreateError(400, invalid);
+    if (invalid) throw new ApiError(400, invalid);
     const copy = globalCreateBody(body, globalId);
     return this.locks.run(globalId, async () => {
       const targets = this.targets(request, '');
       await this.requireImage(request, targets);
       const created: (IdResponse | undefined)[] = [];
       const failures: { node: string; err: unknown }[] = [];
-      let refusal: CreateError | undefined;
+      let refusal: ApiError | undefined;
       await eachLimited(targets, PARALLEL_CREATES, async (engine, i) => {
         if (refusal) return;
         try {
-          created[i] = await createContainer(this.cluster, this.placer, copy, copyName, auth, { node: engine.addr });
+          created[i] = await createContainer(this.placer, copy, copyName, auth, { node: engine.addr });
         } catch (err) {
           // The request itself is refused (bad config, name taken): no other node would take it either.
-          if (err instanceof CreateError && (err.status === 400 || err.status === 409) && !created.some(Boolean)) refusal ??= err;
+          if (err instanceof ApiError && (err.status === 400 || err.status === 409) && !created.some(Boolean)) refusal ??= err;
           failures.push({ node: engine.name, err });
         }
       });
@@ -233,7 +234,7 @@ export class GlobalContainers {
       if (!first) {
         if (refusal) throw refusal;
         const f = failures[0];
-        throw f?.err instanceof CreateError ? f.err : new CreateError(500, f ? errorMessage(f.err) : 'No nodes available in the cluster');
+        throw f?.err instanceof ApiError ? f.err : new ApiError(500, f ? errorMessage(f.err) : 'No nodes available in the cluster');
       }
       const warnings = failures.map((f) => `global container ${copyName}: no copy on ${f.node}: ${errorMessage(f.err)}`);
       for (const w of warnings) log.warn(w);
@@ -243,25 +244,9 @@ export class GlobalContainers {
     });
   }
 
-  private prepare(body: unknown, name: string): ContainerRequest {
-    try {
-      return this.placer.prepare(body, name, clusterLocality(this.cluster));
-    } catch (err) {
-      if (err instanceof PlacementError) throw new CreateError(err.status, err.message);
-      throw err;
-    }
-  }
-
   /** The engines that take a new copy (in name order); for a new global container, none is an error. */
   private targets(request: ContainerRequest, globalId: string): Engine[] {
-    let placement;
-    try {
-      placement = this.placer.placeGlobal(this.cluster.snapshot(), request, globalId);
-    } catch (err) {
-      if (err instanceof PlacementError) throw new CreateError(err.status, err.message);
-      throw err;
-    }
-    return placement.targets.map((n) => this.cluster.engines.get(n.addr)).filter((e): e is Engine => e !== undefined);
+    return this.placer.placeGlobal(request, globalId);
   }
 
   /**
@@ -280,7 +265,7 @@ export class GlobalContainers {
     // The cache may be behind a pull or load that just ended.
     await Promise.all(missing.map((e) => e.refreshImages().catch(() => undefined)));
     missing = lacking();
-    if (missing.length) throw new CreateError(404, `No such image: ${request.image} (missing on ${missing.map((e) => e.name).join(', ')})`);
+    if (missing.length) throw new ApiError(404, `No such image: ${request.image} (missing on ${missing.map((e) => e.name).join(', ')})`);
   }
 
   // ---- lifecycle ----------------------------------------------------------------------------------
@@ -376,7 +361,7 @@ export class GlobalContainers {
     const body = copyBody(template.container, template.engine.rawCpus);
     let targets: Engine[];
     try {
-      targets = this.targets(this.prepare(body, name), globalId);
+      targets = this.targets(this.placer.prepare(body, name), globalId);
     } catch (err) {
       log.error(`Global container ${name}: cannot place its copies: ${errorMessage(err)}`, { globalId });
       return;
@@ -385,7 +370,7 @@ export class GlobalContainers {
       let created: IdResponse;
       try {
         // No client is there to pull a missing image: the engine pulls it, as for rescheduling.
-        created = await createContainer(this.cluster, this.placer, body, name, undefined, { node: engine.addr, pullOnCreate: true });
+        created = await createContainer(this.placer, body, name, undefined, { node: engine.addr, pullOnCreate: true });
       } catch (err) {
         log.error(`Failed to create the copy of global container ${name} on ${engine.name}: ${errorMessage(err)}`, { globalId });
         return;

@@ -91,7 +91,7 @@ export interface ManagePlan {
 }
 
 /** --events-history and --events-max-age (defaults when absent). */
-export function planEvents(input: ManageInput): EventLogOptions {
+function planEvents(input: ManageInput): EventLogOptions {
   const maxEvents = input.eventsHistory ?? DEFAULT_EVENT_LOG.maxEvents;
   if (!Number.isInteger(maxEvents) || maxEvents < 0) throw new UserError('--events-history should be a number of events, 0 or more', 2);
   const maxAgeMs = input.eventsMaxAge === undefined ? DEFAULT_EVENT_LOG.maxAgeMs : parseDuration(input.eventsMaxAge, '--events-max-age', Number.MAX_SAFE_INTEGER);
@@ -100,7 +100,7 @@ export function planEvents(input: ManageInput): EventLogOptions {
 }
 
 /** The API server's limits from their flags (defaults when a flag is absent). */
-export function planApiLimits(input: ManageInput): { bodyLimits: BodyLimits; connectionLimits: ConnectionLimits } {
+function planApiLimits(input: ManageInput): { bodyLimits: BodyLimits; connectionLimits: ConnectionLimits } {
   const maxBytes = input.apiMaxBody === undefined ? DEFAULT_BODY_LIMITS.maxBytes : parseByteSize(input.apiMaxBody, '--api-max-body');
   const maxDepth = input.apiMaxJsonDepth ?? DEFAULT_BODY_LIMITS.maxDepth;
   if (!Number.isInteger(maxDepth) || maxDepth < 1) throw new UserError('--api-max-json-depth should be a positive number', 2);

@@ -18,7 +18,7 @@ import { delay } from '../kv/util';
 import { kvError } from '../metrics/metrics';
 
 export const LEADER_ELECTION_BACKENDS: readonly string[] = ['consul', 'etcd', 'zk'];
-export const LEADER_ELECTION_UNSUPPORTED = 'Leader election is only supported with consul, etcd and zookeeper discovery.';
+const LEADER_ELECTION_UNSUPPORTED = 'Leader election is only supported with consul, etcd and zookeeper discovery.';
 export const NO_PRIMARY = 'No elected primary cluster manager';
 export const PRIMARY_UNREACHABLE = 'Unable to reach primary cluster manager';
 
@@ -33,7 +33,7 @@ export function leaderElectionError(discoveryUrl: string): string | null {
   return LEADER_ELECTION_BACKENDS.includes(discoveryScheme(discoveryUrl)) ? null : LEADER_ELECTION_UNSUPPORTED;
 }
 
-export type Role = 'primary' | 'replica';
+type Role = 'primary' | 'replica';
 
 export interface RoleInfo {
   role: Role;

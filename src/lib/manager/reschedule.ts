@@ -11,7 +11,8 @@
  * - On becoming primary: the same two passes over the nodes that are already down or up.
  */
 import type { IdResponse, NetworkResource } from '../engine/docker-types';
-import { errorBodyMessage } from '../engine/http';
+import type Docker from 'dockerode';
+import { EngineHttpError } from '../engine/http';
 import type { CachedContainer, Engine } from '../engine/engine';
 import { errorMessage } from '../errors';
 import { log } from '../log';
@@ -20,7 +21,7 @@ import { swarmIdOf, type Cluster } from './cluster';
 import { createContainer } from './create';
 import type { Placer } from './scheduling';
 
-export const ON_NODE_FAILURE = 'on-node-failure';
+const ON_NODE_FAILURE = 'on-node-failure';
 
 type Json = Record<string, unknown>;
 
@@ -93,8 +94,15 @@ export function recreateBody(c: CachedContainer, engineCpus: number): Json {
   return body;
 }
 
+/** A rejection handler that takes the engine's `status` answer (started already, exists already) as done. */
+function alreadyDone(status: number): (err: unknown) => void {
+  return (err) => {
+    if (!(err instanceof EngineHttpError && err.status === status)) throw err;
+  };
+}
+
 /** The `POST /networks/create` body for a copy of a local network on another engine. */
-export function networkCopyBody(n: NetworkResource, withSubnets: boolean): Json {
+export function networkCopyBody(n: NetworkResource, withSubnets: boolean): Docker.NetworkCreateOptions {
   const ipam: Json = isObject(n.IPAM) ? n.IPAM : {};
   return {
     Name: n.Name,
@@ -103,10 +111,17 @@ export function networkCopyBody(n: NetworkResource, withSubnets: boolean): Json 
     Internal: n.Internal === true,
     Attachable: n.Attachable === true,
     EnableIPv6: n.EnableIPv6 === true,
-    Options: isObject(n.Options) ? n.Options : {},
-    Labels: n.Labels ?? {},
-    IPAM: { Driver: typeof ipam.Driver === 'string' ? ipam.Driver : 'default', Options: isObject(ipam.Options) ? ipam.Options : {}, Config: withSubnets && Array.isArray(ipam.Config) ? ipam.Config : [] },
+    Options: stringMap(n.Options),
+    Labels: stringMap(n.Labels),
+    // The engine's own IPAM entries, given back as they came.
+    IPAM: { Driver: typeof ipam.Driver === 'string' ? ipam.Driver : 'default', Options: stringMap(ipam.Options), Config: (withSubnets && Array.isArray(ipam.Config) ? ipam.Config : []) as NonNullable<Docker.NetworkCreateOptions['IPAM']>['Config'] },
   };
+}
+
+function stringMap(v: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (isObject(v)) for (const [k, x] of Object.entries(v)) if (typeof x === 'string') out[k] = x;
+  return out;
 }
 
 /** Containers to move off a failed node. */
@@ -136,11 +151,11 @@ export class Rescheduler {
   private chain: Promise<void> = Promise.resolve();
   private readonly onSwarm = (action: string, engine: Engine) => this.handle(action, engine);
 
-  constructor(
-    private readonly cluster: Cluster,
-    private readonly placer: Placer,
-  ) {
-    cluster.bus.on('swarm', this.onSwarm);
+  private readonly cluster: Cluster;
+
+  constructor(private readonly placer: Placer) {
+    this.cluster = placer.cluster;
+    this.cluster.bus.on('swarm', this.onSwarm);
   }
 
   /** Primary (or single manager): act on node events; replica: ignore them. */
@@ -197,7 +212,7 @@ export class Rescheduler {
       try {
         const placementConstraints = await this.networkHome(body, engine);
         // No client is there to pull a missing image: the engine pulls it, as v1 does.
-        created = await createContainer(this.cluster, this.placer, body, name, undefined, { pullOnCreate: true, placementConstraints });
+        created = await createContainer(this.placer, body, name, undefined, { pullOnCreate: true, placementConstraints });
       } catch (err) {
         log.error(`Failed to reschedule container ${c.id}: ${errorMessage(err)}`, { name });
         // Back into the cache, so it can be retried at the next failure.
@@ -211,8 +226,7 @@ export class Rescheduler {
       if (isRunning(c) && target) {
         log.info(`Container ${c.id} was running, starting container ${newId}`);
         try {
-          const r = await target.raw('POST', `/containers/${newId}/start`, { timeoutMs: 120_000 });
-          if (r.status >= 300 && r.status !== 304) throw new Error(`HTTP ${r.status}: ${r.body.toString().trim()}`);
+          await target.docker(120_000, (docker, abortSignal) => docker.getContainer(newId).start({ abortSignal })).catch(alreadyDone(304));
           await target.refreshContainer(newId).catch(() => undefined);
         } catch (err) {
           log.error(`Failed to start rescheduled container ${newId}: ${errorMessage(err)}`);
@@ -240,13 +254,17 @@ export class Rescheduler {
     // Where the scheduler would put the container if its network were everywhere.
     const probe: Json = { ...body, HostConfig: { ...hostConfig, NetworkMode: 'default' } };
     delete probe.NetworkingConfig;
-    const node = this.placer.place(this.cluster.snapshot(), this.placer.prepare(probe, '')).node;
-    const target = this.cluster.engines.get(node.addr);
-    if (!target) return [];
-    let r = await target.raw('POST', '/networks/create', { body: networkCopyBody(network, true), timeoutMs: 60_000 });
-    // Its subnet may be taken on that node: let the engine choose one.
-    if (r.status >= 300 && r.status !== 409) r = await target.raw('POST', '/networks/create', { body: networkCopyBody(network, false), timeoutMs: 60_000 });
-    if (r.status >= 300 && r.status !== 409) throw new Error(`cannot create network ${network.Name} on ${target.name}: ${errorBodyMessage(r.body)}`);
+    // A probe: chosen, then released at once (the container's own create reserves).
+    const { engine: target, release } = this.placer.place(this.placer.prepare(probe, ''));
+    release();
+    const copy = (withSubnets: boolean) =>
+      target.docker(60_000, (docker, abortSignal) => docker.createNetwork({ ...networkCopyBody(network, withSubnets), abortSignal })).then(() => undefined, alreadyDone(409));
+    try {
+      // Its subnet may be taken on that node: then the engine chooses one.
+      await copy(true).catch(() => copy(false));
+    } catch (err) {
+      throw new Error(`cannot create network ${network.Name} on ${target.name}: ${errorMessage(err)}`);
+    }
     log.info(`Created network ${network.Name} on ${target.name} for the containers rescheduled from ${failed.name}`);
     await target.refreshNetworks().catch(() => undefined);
     return [`node==${target.name}`];

@@ -7,7 +7,7 @@ import { formatListenAddress, listenOn } from '../listen';
 import { log } from '../log';
 import { Cluster } from './cluster';
 import type { ManagePlan } from './plan';
-import { SchedulerPlacer } from './scheduling';
+import { Placer } from './scheduling';
 import { engineTls, serverTlsOptions } from '../tls';
 import { ReplicaGate } from '../api/replica';
 import { discoveryScheme, LEADER_ELECTION_BACKENDS, setupReplication } from './replication';
@@ -20,7 +20,7 @@ import { SessionAffinity } from './session-affinity';
 import { createMetricsServer } from '../metrics/http';
 import { setKvDiscovery } from '../metrics/metrics';
 
-export const SERVER_VERSION = 'swarm/1.2.9';
+const SERVER_VERSION = 'swarm/1.2.9';
 
 export async function runManage(plan: ManagePlan, signal: AbortSignal, version = SERVER_VERSION): Promise<void> {
   for (const w of plan.warnings) log.warn(w);
@@ -54,11 +54,11 @@ export async function runManage(plan: ManagePlan, signal: AbortSignal, version =
     events: plan.events,
   });
   setKvDiscovery(LEADER_ELECTION_BACKENDS.includes(discoveryScheme(plan.discoveryUrl)));
-  const placer = new SchedulerPlacer({ strategy: plan.strategy, filters: plan.filters, overcommit: plan.overcommit, spreadRunningOnly: plan.spreadRunningOnly });
+  const placer = new Placer(cluster, { strategy: plan.strategy, filters: plan.filters, overcommit: plan.overcommit, spreadRunningOnly: plan.spreadRunningOnly });
   // Rescheduling on node failure: by the primary only (--replication), else always.
-  const rescheduler = new Rescheduler(cluster, placer);
+  const rescheduler = new Rescheduler(placer);
   // Global containers get their copy on nodes that join or come back: also by the primary only.
-  const globals = new GlobalContainers(cluster, placer);
+  const globals = new GlobalContainers(placer);
   const election = plan.replication ? await setupReplication(plan.discoveryUrl, plan.discoveryOpts, plan.replication.advertise, plan.replication.ttlMs) : undefined;
   const replica = election ? new ReplicaGate(election.replication, plan.tls ? engineTls(plan.tls) : undefined) : undefined;
   if (election) election.replication.onRoleChange((primary) => rescheduler.setActive(primary));
@@ -96,7 +96,7 @@ export async function runManage(plan: ManagePlan, signal: AbortSignal, version =
     log.info(plan.tls ? 'Listening for HTTPS' : 'Listening for HTTP', { addr: formatListenAddress(addr), ...(plan.tls ? { tlsverify: plan.tls.verify } : {}) });
   }
   if (plan.metricsListen) {
-    const server = createMetricsServer({ cluster, replica }, plan.tls ? serverTlsOptions(plan.tls) : undefined);
+    const server = createMetricsServer({ placer, replica }, plan.tls ? serverTlsOptions(plan.tls) : undefined);
     await listenOn(server, plan.metricsListen);
     servers.push(server);
     log.info('Serving metrics', { addr: formatListenAddress(plan.metricsListen), path: '/metrics' });

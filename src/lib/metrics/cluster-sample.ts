@@ -4,12 +4,12 @@
  * `docker info`), this manager's role and its event history.
  */
 import { nodeView } from '../api/system';
-import type { Cluster } from '../manager/cluster';
+import type { Placer } from '../manager/scheduling';
 
 /** Docker's container states, all reported (0 included) so every node has the same series. */
-export const CONTAINER_STATES = ['created', 'running', 'paused', 'restarting', 'removing', 'exited', 'dead'] as const;
+const CONTAINER_STATES = ['created', 'running', 'paused', 'restarting', 'removing', 'exited', 'dead'] as const;
 
-export interface NodeSample {
+interface NodeSample {
   name: string;
   containers: Record<string, number>;
   cpus: number;
@@ -27,7 +27,9 @@ export interface ClusterSample {
   eventListeners: number;
 }
 
-export function sampleCluster(cluster: Cluster, role: 'primary' | 'replica', eventListeners: number): ClusterSample {
+/** The sample of `placer`'s cluster, its reservations of creates in flight counted as reserved. */
+export function sampleCluster(placer: Placer, role: 'primary' | 'replica', eventListeners: number): ClusterSample {
+  const cluster = placer.cluster;
   const engines = { pending: 0, healthy: 0, unhealthy: 0 };
   const nodes: NodeSample[] = [];
   for (const e of cluster.all()) {
@@ -40,7 +42,7 @@ export function sampleCluster(cluster: Cluster, role: 'primary' | 'replica', eve
       const state = c.inspect?.State?.Status ?? c.summary?.State ?? 'created';
       counts[state] = (counts[state] ?? 0) + 1;
     }
-    const view = nodeView(e, cluster.pending.get(e.addr) ?? []);
+    const view = nodeView(e, [...placer.reserved(e.addr)]);
     nodes.push({
       name: e.name || e.addr,
       containers: counts,

@@ -9,7 +9,7 @@ import { errorMessage } from '../errors';
 import { log } from '../log';
 import { eventListenerCount } from '../api/system';
 import type { ReplicaGate } from '../api/replica';
-import type { Cluster } from '../manager/cluster';
+import type { Placer } from '../manager/scheduling';
 import { sampleCluster } from './cluster-sample';
 import { countApiRequest, METRICS_CONTENT_TYPE, metricsText, observeApiLatency, type RequestLabels } from './metrics';
 
@@ -92,9 +92,9 @@ export function countUpgrade(method: string | undefined, pattern: string | undef
   countApiRequest({ class: routeClass(pattern), route: routeLabel(pattern), method: method ?? 'GET' }, status);
 }
 
-/** What /metrics reads besides the counters: the cluster and this manager's role. */
+/** What /metrics reads besides the counters: the cluster (with its reservations) and this manager's role. */
 export interface MetricsSource {
-  cluster: Cluster;
+  placer: Placer;
   replica?: ReplicaGate;
 }
 
@@ -103,7 +103,7 @@ export async function serveMetrics(req: http.IncomingMessage, res: http.ServerRe
   req.resume();
   let text: string;
   try {
-    text = await metricsText(sampleCluster(source.cluster, source.replica?.roleInfo().role ?? 'primary', eventListenerCount()));
+    text = await metricsText(sampleCluster(source.placer, source.replica?.roleInfo().role ?? 'primary', eventListenerCount()));
   } catch (err) {
     log.error('Metrics could not be collected', { error: errorMessage(err) });
     res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' });

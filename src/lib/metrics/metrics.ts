@@ -10,7 +10,7 @@
  * fits the single binary, so no registry of our own.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { Placement } from '../scheduler/index';
+import type { PlaceResult } from '../scheduler/index';
 import type { ClusterSample } from './cluster-sample';
 
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
@@ -48,9 +48,9 @@ const schedulingDuration = new Histogram({
 });
 
 /** Runs one placement and records its outcome and time. */
-export function observePlacement(place: () => Placement): Placement {
+export function observePlacement(place: () => PlaceResult): PlaceResult {
   const started = performance.now();
-  let result: Placement;
+  let result: PlaceResult;
   try {
     result = place();
   } catch (err) {

@@ -5,10 +5,10 @@
  */
 import { compileRegex, type SafeRegex } from '../regex';
 
-export type Operator = '==' | '!=';
+type Operator = '==' | '!=';
 
 /** Operators in the order v1 looks for them: `==` first, so `a!=b==c` splits at `==`. */
-export const OPERATORS: readonly Operator[] = ['==', '!='];
+const OPERATORS: readonly Operator[] = ['==', '!='];
 
 export interface Expression {
   /** Lower-cased key (v1 lower-cases it). */

@@ -5,7 +5,8 @@
  * networks (hard) and prefers the one that holds its named volumes (soft).
  */
 import { ExpressionError, parseExpression } from './expression';
-import { clusterHasImage, truncateId } from './lookup';
+import { clusterHasImage } from './lookup';
+import { truncateId } from './reference';
 import { addAffinity, addConstraint, addWhitelist, hasHardNodeConstraint, withNetworkMode } from './request';
 import type { ContainerRequest, JsonObject, JsonValue, LocalityRequirement, NodeSnapshot } from './types';
 
@@ -18,7 +19,7 @@ export interface LocalNetwork {
 }
 
 /** A volume on one engine. */
-export interface LocalVolume {
+interface LocalVolume {
   node: string;
   name: string;
   /** `local` for the engine's own volumes; other drivers are shared and place nothing. */

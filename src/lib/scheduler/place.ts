@@ -15,8 +15,8 @@ import { getStrategy } from './strategies/index';
 import type { RankedNode, Strategy, StrategyOptions } from './strategies/strategy';
 import type { ContainerRequest, NodeSnapshot } from './types';
 
-export const NO_NODES_AVAILABLE = 'No nodes available in the cluster';
-export const UNSATISFIED_PREFIX = 'Unable to find a node that satisfies the following conditions';
+const NO_NODES_AVAILABLE = 'No nodes available in the cluster';
+const UNSATISFIED_PREFIX = 'Unable to find a node that satisfies the following conditions';
 
 export interface PlaceOptions extends StrategyOptions {
   /** A strategy or its name (default `spread`). */
@@ -27,10 +27,11 @@ export interface PlaceOptions extends StrategyOptions {
   explain?: ExplainOptions;
 }
 
-export type PlacementErrorKind = 'no-healthy-node' | 'unsatisfied' | 'no-nodes' | 'no-resources';
+type PlaceFailureKind = 'no-healthy-node' | 'unsatisfied' | 'no-nodes' | 'no-resources';
 
-export interface PlacementError {
-  kind: PlacementErrorKind;
+/** Why no node takes a request: plain data, which the manager's Placer turns into an ApiError. */
+export interface PlaceFailure {
+  kind: PlaceFailureKind;
   /** v1's text, then (when there are nodes) a newline and the explanation. */
   message: string;
   /** v1's exact text alone. */
@@ -43,7 +44,8 @@ export interface PlacementError {
   filter?: string;
 }
 
-export type Placement =
+/** placeContainer's answer: the ranked nodes, or why none will do. */
+export type PlaceResult =
   | {
       ok: true;
       /** Best first; the container goes to `ranked[0]`. */
@@ -54,14 +56,14 @@ export type Placement =
       /** Node ID → reason for nodes turned down in the pass that succeeded. */
       rejected: Map<string, string>;
     }
-  | { ok: false; error: PlacementError };
+  | { ok: false; error: PlaceFailure };
 
 type PassResult =
   | { ok: true; ranked: RankedNode[]; rejected: Map<string, string> }
-  | { ok: false; kind: PlacementErrorKind; v1Message: string; rejected: Map<string, string>; filter?: string };
+  | { ok: false; kind: PlaceFailureKind; v1Message: string; rejected: Map<string, string>; filter?: string };
 
 /** v1's listAllFilters: one `[a b]` line per filter up to and including the failing one. */
-export function listConditions(filters: readonly Filter[], request: ContainerRequest, lastFilter: string): string {
+function listConditions(filters: readonly Filter[], request: ContainerRequest, lastFilter: string): string {
   let out = '';
   for (const filter of filters) {
     try {
@@ -76,6 +78,18 @@ export function listConditions(filters: readonly Filter[], request: ContainerReq
   return out;
 }
 
+/**
+ * One pass of the pipeline, wired here and nowhere else, in this order:
+ * 1. drain: a node in maintenance takes nothing, whatever the request (and says so, rather than
+ *    failing some later filter);
+ * 2. the configured filters, in `--filter` order, as v1 runs them: each sees only the nodes the ones
+ *    before it kept, and the first to keep none is the error v1 reports, with the conditions of the
+ *    filters up to it (listConditions), so the order is visible to users;
+ * 3. then the strategy ranks what is left: resources are judged only on nodes every rule accepts,
+ *    and "no resources" is the answer only when every filter passed.
+ * The locality rule (beyond v1) is appended to the filters by placeContainer: last, so v1's own
+ * filters keep v1's texts.
+ */
 function runPass(
   nodes: readonly NodeSnapshot[],
   request: ContainerRequest,
@@ -130,10 +144,11 @@ function resolveFilters(filters: PlaceOptions['filters']): Filter[] {
 }
 
 /**
- * Ranks the nodes that can take `request`, or says why none can. `nodes` must already include pending
- * reservations (see Reservations.apply). Pure: the same inputs (and rng) give the same answer.
+ * Ranks the nodes that can take `request`, or says why none can. `nodes` must already include the
+ * reservations of the creates in flight (the manager's Placer.nodes). Pure: the same inputs (and rng)
+ * give the same answer.
  */
-export function placeContainer(nodes: readonly NodeSnapshot[], request: ContainerRequest, options: PlaceOptions = {}): Placement {
+export function placeContainer(nodes: readonly NodeSnapshot[], request: ContainerRequest, options: PlaceOptions = {}): PlaceResult {
   // The locality rule is no v1 filter: it always runs, after the configured ones.
   const filters = [...resolveFilters(options.filters), localityFilter];
   const strategy = typeof options.strategy === 'object' ? options.strategy : getStrategy(options.strategy);
@@ -148,7 +163,7 @@ export function placeContainer(nodes: readonly NodeSnapshot[], request: Containe
     return { ok: true, ranked: result.ranked, node: result.ranked[0]!.node, softIgnored, rejected: result.rejected };
   }
   const explanation = nodes.length > 0 ? explainRejections(nodes, result.rejected, options.explain) : '';
-  const error: PlacementError = {
+  const error: PlaceFailure = {
     kind: result.kind,
     message: explanation ? `${result.v1Message}\n${explanation}` : result.v1Message,
     v1Message: result.v1Message,

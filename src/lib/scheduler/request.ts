@@ -4,9 +4,11 @@
  * Env, label and env expressions merged and written back as com.docker.swarm.* labels, CpuShares read
  * as a number of CPUs.
  */
+import { ApiError } from '../errors';
+import { cpusToShares, requestedCpus } from './resources';
 import type { ContainerRequest, JsonObject, JsonValue, PortBinding } from './types';
 
-export const SWARM_LABEL_NAMESPACE = 'com.docker.swarm';
+const SWARM_LABEL_NAMESPACE = 'com.docker.swarm';
 export const CONSTRAINTS_LABEL = `${SWARM_LABEL_NAMESPACE}.constraints`;
 export const AFFINITIES_LABEL = `${SWARM_LABEL_NAMESPACE}.affinities`;
 export const WHITELISTS_LABEL = `${SWARM_LABEL_NAMESPACE}.whitelists`;
@@ -19,12 +21,7 @@ export const GLOBAL_ID_LABEL = `${SWARM_LABEL_NAMESPACE}.global.id`;
 /** `-e global:true`: the Env form of GLOBAL_LABEL. */
 export const GLOBAL_ENV_KEY = 'global';
 
-export const RESCHEDULE_POLICIES = ['off', 'on-node-failure'] as const;
-
-/** A create body that is not a JSON object. */
-export class RequestError extends Error {
-  override readonly name = 'RequestError';
-}
+const RESCHEDULE_POLICIES = ['off', 'on-node-failure'] as const;
 
 type ExprKind = 'constraints' | 'affinities' | 'whitelists' | 'reschedulePolicies';
 
@@ -74,39 +71,6 @@ function parseLabelArray(text: string | undefined): string[] {
 /** JSON like Go's json.Marshal writes it (HTML-safe escapes), so labels read back byte-identical. */
 export function goJson(values: readonly string[]): string {
   return JSON.stringify(values).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
-
-/** ceil(n×1024 / engineCpus): the CpuShares sent to an engine for a request of `n` CPUs. */
-export function cpusToShares(n: number, engineCpus: number): number {
-  if (n <= 0) return 0;
-  return Math.ceil((n * 1024) / (engineCpus > 0 ? engineCpus : 1));
-}
-
-/** shares×engineCpus/1024 in integer math: the CPUs a container created with `shares` reserves. */
-export function sharesToCpus(shares: number, engineCpus: number): number {
-  return Math.trunc((shares * engineCpus) / 1024);
-}
-
-/** HostConfig.NanoCpus (`docker run --cpus`) per CPU. */
-const NANO_CPUS = 1e9;
-
-/**
- * The one rule for the CPUs a container reserves: `-c` (CpuShares, read as a number of CPUs, as v1
- * does) and `--cpus` (NanoCpus, which the engine enforces as a limit); with both, the larger. `cpus`
- * is the CpuShares value already read as CPUs.
- */
-function reservedCpus(cpus: number, nanoCpus: number): number {
-  return Math.max(cpus > 0 ? cpus : 0, nanoCpus > 0 ? nanoCpus / NANO_CPUS : 0);
-}
-
-/** The CPUs a create request reserves (its CpuShares still counts CPUs). */
-export function requestedCpus(hostConfig: { CpuShares?: unknown; NanoCpus?: unknown }): number {
-  return reservedCpus(num(hostConfig.CpuShares), num(hostConfig.NanoCpus));
-}
-
-/** The CPUs an engine's container reserves: its CpuShares are engine shares (sharesToCpus). */
-export function containerCpus(hostConfig: { CpuShares?: unknown; NanoCpus?: unknown }, engineCpus: number): number {
-  return reservedCpus(sharesToCpus(num(hostConfig.CpuShares), engineCpus), num(hostConfig.NanoCpus));
 }
 
 /**
@@ -193,10 +157,11 @@ function writeLabel(config: JsonObject, label: string, values: readonly string[]
 
 /**
  * Turns the JSON body of POST /containers/create (plus the `name` query parameter) into a request.
- * The body is not modified; `request.config` is the cleaned copy to send to the engine.
+ * The body is not modified; `request.config` is the cleaned copy to send to the engine. A body that is
+ * no JSON object is an ApiError(400).
  */
 export function parseCreateRequest(body: unknown, name = ''): ContainerRequest {
-  if (!isObject(body)) throw new RequestError('create body must be a JSON object');
+  if (!isObject(body)) throw new ApiError(400, 'create body must be a JSON object');
   const config = structuredClone(body);
   const hc = hostConfigOf(config);
   consolidate(config, hc);
@@ -267,11 +232,6 @@ export function validateReschedulePolicies(request: ContainerRequest): string | 
     return `invalid reschedule policy: ${policies[0]}`;
   }
   return null;
-}
-
-/** True when the request carries `reschedule:<policy>`. */
-export function hasReschedulePolicy(request: ContainerRequest, policy: string): boolean {
-  return request.reschedulePolicies.includes(policy);
 }
 
 /** v1's HaveNodeConstraint: a hard `node==` constraint (`node==~` is soft and does not count). */

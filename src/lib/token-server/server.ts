@@ -8,22 +8,13 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { isHostPortError, parseHostPort } from '../address';
-import { errorMessage } from '../errors';
+import { ApiError, errorMessage, errorStatus } from '../errors';
 import { log } from '../log';
 import type { TokenStore } from './store';
 
-export const DEFAULT_ENTRY_TTL_SECONDS = 180;
+const DEFAULT_ENTRY_TTL_SECONDS = 180;
 const MAX_TTL_SECONDS = 7 * 24 * 3600;
 const MAX_BODY_BYTES = 4096;
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 function send(res: ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8'): void {
   res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), ...(status === 413 ? { connection: 'close' } : {}) });
@@ -37,7 +28,7 @@ function readBody(req: IncomingMessage): Promise<string> {
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       // Past the limit the rest is drained, not buffered; the 413 then closes the connection.
-      if (size > MAX_BODY_BYTES) reject(new HttpError(413, `request body larger than ${MAX_BODY_BYTES} bytes`));
+      if (size > MAX_BODY_BYTES) reject(new ApiError(413, `request body larger than ${MAX_BODY_BYTES} bytes`));
       else chunks.push(chunk);
     });
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
@@ -48,7 +39,7 @@ function readBody(req: IncomingMessage): Promise<string> {
 function parseTtl(value: string | null): number {
   if (value === null || value === '') return DEFAULT_ENTRY_TTL_SECONDS;
   if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > MAX_TTL_SECONDS) {
-    throw new HttpError(400, `invalid ttl "${value}": expected whole seconds between 1 and ${MAX_TTL_SECONDS}`);
+    throw new ApiError(400, `invalid ttl "${value}": expected whole seconds between 1 and ${MAX_TTL_SECONDS}`);
   }
   return Number(value);
 }
@@ -58,56 +49,56 @@ async function route(store: TokenStore, req: IncomingMessage, res: ServerRespons
   try {
     url = new URL(req.url ?? '/', 'http://token-server');
   } catch {
-    throw new HttpError(400, `malformed request target ${JSON.stringify(req.url ?? '')}`);
+    throw new ApiError(400, `malformed request target ${JSON.stringify(req.url ?? '')}`);
   }
   // Exact paths: `/v1/clusters/` names no cluster and must not create one.
   const path = url.pathname;
   const method = req.method ?? 'GET';
 
   if (path === '/v1/clusters') {
-    if (method !== 'POST') throw new HttpError(405, `method ${method} not allowed on /v1/clusters (use POST)`);
+    if (method !== 'POST') throw new ApiError(405, `method ${method} not allowed on /v1/clusters (use POST)`);
     const token = await store.createCluster();
     log.info('Cluster created', { token });
     return send(res, 200, token);
   }
   const m = /^\/v1\/clusters\/([^/]+)$/.exec(path);
-  if (!m) throw new HttpError(404, `no such route: ${method} ${url.pathname}`);
+  if (!m) throw new ApiError(404, `no such route: ${method} ${url.pathname}`);
   let token: string;
   try {
     token = decodeURIComponent(m[1]!);
   } catch {
-    throw new HttpError(400, `malformed escape in path ${url.pathname}`);
+    throw new ApiError(400, `malformed escape in path ${url.pathname}`);
   }
 
   switch (method) {
     case 'GET': {
       const entries = store.entries(token);
-      if (!entries) throw new HttpError(404, `unknown cluster token ${token}`);
+      if (!entries) throw new ApiError(404, `unknown cluster token ${token}`);
       return send(res, 200, JSON.stringify(entries), 'application/json');
     }
     case 'POST': {
       const ttl = parseTtl(url.searchParams.get('ttl'));
       const entry = (await readBody(req)).trim().replace(/^"(.*)"$/, '$1');
       const parsed = parseHostPort(entry);
-      if (isHostPortError(parsed)) throw new HttpError(400, `invalid entry: ${parsed.error}`);
-      if (!(await store.register(token, entry, ttl * 1000))) throw new HttpError(404, `unknown cluster token ${token}`);
+      if (isHostPortError(parsed)) throw new ApiError(400, `invalid entry: ${parsed.error}`);
+      if (!(await store.register(token, entry, ttl * 1000))) throw new ApiError(404, `unknown cluster token ${token}`);
       log.debug('Entry registered', { token, entry, ttl });
       return send(res, 200, 'OK');
     }
     case 'DELETE': {
-      if (!(await store.deleteCluster(token))) throw new HttpError(404, `unknown cluster token ${token}`);
+      if (!(await store.deleteCluster(token))) throw new ApiError(404, `unknown cluster token ${token}`);
       log.info('Cluster deleted', { token });
       return send(res, 200, 'OK');
     }
     default:
-      throw new HttpError(405, `method ${method} not allowed on /v1/clusters/<token>`);
+      throw new ApiError(405, `method ${method} not allowed on /v1/clusters/<token>`);
   }
 }
 
 export function createTokenServer(store: TokenStore): Server {
   return createServer((req, res) => {
     route(store, req, res).catch((err: unknown) => {
-      const status = err instanceof HttpError ? err.status : 500;
+      const status = errorStatus(err);
       if (status >= 500) log.error('Request failed', { method: req.method, url: req.url, error: errorMessage(err) });
       if (!res.headersSent) send(res, status, errorMessage(err) + '\n');
       else res.destroy();

@@ -32,7 +32,7 @@ type Operation =
   | { op: 'delete'; token: string };
 
 /** Clusters idle this long (no live entry) are forgotten unless told otherwise. */
-export const DEFAULT_CLUSTER_TTL_MS = 30 * 24 * 3600 * 1000;
+const DEFAULT_CLUSTER_TTL_MS = 30 * 24 * 3600 * 1000;
 /** Journal lines beyond which it is folded into the snapshot (also bounded by the state's size). */
 const COMPACT_AFTER_LINES = 10_000;
 

@@ -1,9 +1,10 @@
 import { describe, expect, test } from 'bun:test';
 import { buildInfo, systemStatus, type NodeView } from '../../../src/lib/api/info';
 import { bytesSize, containerStatus, humanDuration } from '../../../src/lib/api/format';
-import { parseFilters, HttpError } from '../../../src/lib/api/respond';
+import { ApiError } from '../../../src/lib/errors';
+import { parseFilters } from '../../../src/lib/api/respond';
 import { compile } from '../../../src/lib/api/router';
-import { imageMatches, normalizeImageRef } from '../../../src/lib/manager/cluster';
+import { imageMatches, normalizeImageRef } from '../../../src/lib/scheduler/reference';
 
 function node(over: Partial<NodeView>): NodeView {
   return {
@@ -102,11 +103,11 @@ describe('request parsing', () => {
   test('filters in both JSON forms; malformed → 400', () => {
     expect(parseFilters('{"name":["web"]}').get('name')).toEqual(['web']);
     expect(parseFilters('{"status":{"running":true}}').get('status')).toEqual(['running']);
-    expect(() => parseFilters('{bad')).toThrow(HttpError);
+    expect(() => parseFilters('{bad')).toThrow(ApiError);
     try {
       parseFilters('[1]');
     } catch (e) {
-      expect((e as HttpError).status).toBe(400);
+      expect((e as ApiError).status).toBe(400);
     }
   });
   test('route patterns: {x} is one segment, {x*} spans slashes', () => {

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { createApiServer } from '../../../src/lib/api/server';
 import { setLogSink } from '../../../src/lib/log';
 import { Cluster } from '../../../src/lib/manager/cluster';
-import { SchedulerPlacer } from '../../../src/lib/manager/scheduling';
+import { Placer } from '../../../src/lib/manager/scheduling';
 import { FakeEngine } from './fake-engine';
 
 function engine(name: string, id: string, api: string, min?: string): FakeEngine {
@@ -40,7 +40,7 @@ beforeAll(async () => {
   const filters = ['health', 'port', 'constraint'];
   cluster = new Cluster({ engine: { refreshMinMs: 200, refreshMaxMs: 300, failureRetry: 2, overcommit: 0 }, strategy: 'spread', filters, overcommit: 0, createRetry: 0 });
   cluster.setEntries(addrs);
-  server = createApiServer({ cluster, placer: new SchedulerPlacer({ strategy: 'spread', filters, overcommit: 0 }), serverVersion: 'swarm/test', strategy: 'spread', filters });
+  server = createApiServer({ cluster, placer: new Placer(cluster, { strategy: 'spread', filters, overcommit: 0 }), serverVersion: 'swarm/test', strategy: 'spread', filters });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   await until(() => cluster.healthy().length === 3 && cluster.all().some((e) => e.health.lastError !== ''));

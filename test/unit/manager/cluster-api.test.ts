@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type http from 'node:http';
 import { createApiServer } from '../../../src/lib/api/server';
 import { Cluster, type ClusterEvent } from '../../../src/lib/manager/cluster';
-import { SchedulerPlacer } from '../../../src/lib/manager/scheduling';
+import { Placer } from '../../../src/lib/manager/scheduling';
 import { setLogSink } from '../../../src/lib/log';
 import { FakeEngine } from './fake-engine';
 
@@ -29,7 +29,7 @@ beforeAll(async () => {
   cluster = new Cluster({ engine: { refreshMinMs: 200, refreshMaxMs: 300, failureRetry: 2, overcommit: 0 }, strategy: 'spread', filters: ['health', 'port', 'constraint'], overcommit: 0, createRetry: 0 });
   cluster.bus.on('event', (e) => events.push(e));
   cluster.setEntries(addrs);
-  server = createApiServer({ cluster, placer: new SchedulerPlacer({ strategy: 'spread', filters: ['health', 'port', 'constraint'], overcommit: 0 }), serverVersion: 'swarm/test', strategy: 'spread', filters: ['health', 'port', 'constraint'] });
+  server = createApiServer({ cluster, placer: new Placer(cluster, { strategy: 'spread', filters: ['health', 'port', 'constraint'], overcommit: 0 }), serverVersion: 'swarm/test', strategy: 'spread', filters: ['health', 'port', 'constraint'] });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   await until(() => cluster.healthy().length === 2);

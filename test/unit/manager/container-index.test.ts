@@ -6,14 +6,24 @@
 import { describe, expect, test } from 'bun:test';
 import { ContainerIndex, primaryNames, swarmIdOf } from '../../../src/lib/engine/container-index';
 import type { CachedContainer, Engine } from '../../../src/lib/engine/engine';
+import { setLogSink } from '../../../src/lib/log';
 import { Cluster, type FoundContainer } from '../../../src/lib/manager/cluster';
+import { FakeEngine } from './fake-engine';
 
 function entry(id: string, names: string[], labels: Record<string, string> = {}, created = 100): CachedContainer {
   return { id, summary: { Id: id, Names: names.map((n) => `/${n}`), Labels: labels, Created: created, State: 'running' } };
 }
 
+/** Each stand-in engine's index, which the tests fill (an Engine's own cache is read-only from outside). */
+const stubIndexes = new Map<Engine, ContainerIndex>();
+const indexOf = (e: Engine) => stubIndexes.get(e)!;
+const stubPut = (e: Engine, c: CachedContainer) => indexOf(e).set(c.id, c);
+
 function fakeEngine(name: string, healthy = true): Engine {
-  return { name, id: `${name.toUpperCase()}|${name}:2375`, daemonId: name.toUpperCase(), addr: `${name}:2375`, state: healthy ? 'healthy' : 'unhealthy', isHealthy: () => healthy, containers: new ContainerIndex() } as unknown as Engine;
+  const containers = new ContainerIndex();
+  const e = { name, id: `${name.toUpperCase()}|${name}:2375`, daemonId: name.toUpperCase(), addr: `${name}:2375`, state: healthy ? 'healthy' : 'unhealthy', isHealthy: () => healthy, containers } as unknown as Engine;
+  stubIndexes.set(e, containers);
+  return e;
 }
 
 function clusterOf(engines: Engine[]): Cluster {
@@ -69,14 +79,14 @@ describe('findContainer over the indexes answers as a scan does', () => {
   const engines = [n1, n2, n3];
   const cluster = clusterOf(engines);
   const sidA = 'a'.repeat(12) + 'f'.repeat(52);
-  n1.containers.set('abc111', entry('abc111', ['web'], { [SID]: sidA }, 100));
-  n3.containers.set('abc222', entry('abc222', ['web-old'], { [SID]: sidA }, 200)); // stale copy on an unhealthy node
-  n2.containers.set('abd333', entry('abd333', ['db'], { [SID]: 'b'.repeat(64) }, 50));
-  n2.containers.set('fff444', entry('fff444', ['shared']));
-  n3.containers.set('fff555', entry('fff555', ['shared']));
-  n1.containers.set('ccc666', entry('ccc666', ['cache', 'other/alias'].map((x) => x)));
-  n2.containers.set('ddd777', entry('ddd777', ['twin'], { [SID]: 'c'.repeat(12) }));
-  n2.containers.set('ddd888', entry('ddd888', ['twin2'], { [SID]: 'c'.repeat(12) + 'd' }));
+  stubPut(n1, entry('abc111', ['web'], { [SID]: sidA }, 100));
+  stubPut(n3, entry('abc222', ['web-old'], { [SID]: sidA }, 200)); // stale copy on an unhealthy node
+  stubPut(n2, entry('abd333', ['db'], { [SID]: 'b'.repeat(64) }, 50));
+  stubPut(n2, entry('fff444', ['shared']));
+  stubPut(n3, entry('fff555', ['shared']));
+  stubPut(n1, entry('ccc666', ['cache', 'other/alias'].map((x) => x)));
+  stubPut(n2, entry('ddd777', ['twin'], { [SID]: 'c'.repeat(12) }));
+  stubPut(n2, entry('ddd888', ['twin2'], { [SID]: 'c'.repeat(12) + 'd' }));
   const refs = [
     'abc111', 'web', '/web', 'node-1/web', 'NODE-1/web', 'node-1/db', 'node-2/db', 'abc', 'ab', 'abd', 'fff', 'shared', 'node-2/shared', 'node-3/shared',
     sidA, sidA.slice(0, 12), 'a'.repeat(5), 'b'.repeat(12), 'b'.repeat(64), 'cache', 'alias', 'other/alias', 'c'.repeat(12), 'c'.repeat(6), 'ccc', 'ddd', 'nope', '', '/', 'node-9/web',
@@ -86,10 +96,10 @@ describe('findContainer over the indexes answers as a scan does', () => {
   });
 
   test('after renames, removals and re-adds the indexes still agree', () => {
-    n1.containers.set('abc111', entry('abc111', ['web2'], { [SID]: sidA }, 100));
-    n2.containers.delete('fff444');
-    n2.containers.set('fff444', entry('fff444', ['shared']));
-    n1.containers.delete('ccc666');
+    stubPut(n1, entry('abc111', ['web2'], { [SID]: sidA }, 100));
+    indexOf(n2).delete('fff444');
+    stubPut(n2, entry('fff444', ['shared']));
+    indexOf(n1).delete('ccc666');
     for (const ref of [...refs, 'web2']) expect(cluster.findContainer(ref)).toEqual(scan(engines, ref));
     expect(cluster.findContainer('web')).toBeUndefined();
     expect(cluster.findContainer('web2')?.container.id).toBe('abc111');
@@ -107,7 +117,7 @@ describe('findContainer over the indexes answers as a scan does', () => {
 
 test('a lookup on 1,000 engines × 30 containers costs well under a scan', () => {
   const engines = Array.from({ length: 1000 }, (_, i) => fakeEngine(`n-${i}`));
-  for (const [i, e] of engines.entries()) for (let k = 0; k < 30; k++) e.containers.set(`${i}-${k}`.padEnd(64, '0'), entry(`${i}-${k}`.padEnd(64, '0'), [`c-${i}-${k}`]));
+  for (const [i, e] of engines.entries()) for (let k = 0; k < 30; k++) stubPut(e, entry(`${i}-${k}`.padEnd(64, '0'), [`c-${i}-${k}`]));
   const cluster = clusterOf(engines);
   const t0 = performance.now();
   for (let k = 0; k < 200; k++) expect(cluster.findContainer(`c-${k}-7`)?.engine.name).toBe(`n-${k}`);
@@ -120,29 +130,31 @@ test('a lookup on 1,000 engines × 30 containers costs well under a scan', () =>
 
 describe('findContainer through the cluster index (engines the cluster made) answers as a scan does', () => {
   test('every case, and again after renames, removals, re-adds and an engine leaving', async () => {
+    setLogSink(() => undefined);
+    const fakes = ['node-1', 'node-2', 'node-3'].map((name) => new FakeEngine(name, name.toUpperCase()));
+    const addrs = await Promise.all(fakes.map((f) => f.start()));
     const cluster = new Cluster({ engine: { refreshMinMs: 1e6, refreshMaxMs: 1e6, failureRetry: 3, overcommit: 0, timeoutMs: 500 }, strategy: 'spread', filters: [], overcommit: 0, createRetry: 0 });
-    // Nothing listens there: validation fails at once and the engines stay as the test sets them.
-    cluster.setEntries(['127.0.0.1:9', '127.0.0.2:9', '127.0.0.3:9']);
-    await Bun.sleep(300);
-    const [n1, n2, n3] = cluster.all();
-    for (const [e, name, state] of [[n1!, 'node-1', 'healthy'], [n2!, 'node-2', 'healthy'], [n3!, 'node-3', 'unhealthy']] as const) {
-      e.name = name;
-      e.id = `${name.toUpperCase()}|${e.addr}`;
-      e.daemonId = name.toUpperCase();
-      e.health.state = state;
-    }
+    cluster.setEntries(addrs);
+    for (let i = 0; i < 250 && cluster.healthy().length < 3; i++) await Bun.sleep(20);
+    const [n1, n2, n3] = addrs.map((a) => cluster.engines.get(a)!);
+    expect(cluster.healthy().length).toBe(3);
+    // node-3 fails as often as it may: Unhealthy, its containers still cached.
+    for (let i = 0; i < 3; i++) n3!.health.failure('connection refused', true);
+    expect(n3!.state).toBe('unhealthy');
+    // Entries are put as a reschedule puts one back (the cache's own way in; the fakes list none).
+    const put = (e: Engine, c: CachedContainer) => e.restoreContainer(c);
     const sidA = 'a'.repeat(12) + 'f'.repeat(52);
-    n1!.containers.set('abc111', entry('abc111', ['web'], { [SID]: sidA }, 100));
-    n3!.containers.set('abc222', entry('abc222', ['web-old'], { [SID]: sidA }, 200));
-    n2!.containers.set('abd333', entry('abd333', ['db'], { [SID]: 'b'.repeat(64) }, 50));
-    n2!.containers.set('fff444', entry('fff444', ['shared']));
-    n3!.containers.set('fff555', entry('fff555', ['shared']));
-    n1!.containers.set('ccc666', entry('ccc666', ['cache']));
-    n2!.containers.set('ddd777', entry('ddd777', ['twin'], { [SID]: 'c'.repeat(12) }));
-    n2!.containers.set('ddd888', entry('ddd888', ['twin2'], { [SID]: 'c'.repeat(12) + 'd' }));
+    put(n1!, entry('abc111', ['web'], { [SID]: sidA }, 100));
+    put(n3!, entry('abc222', ['web-old'], { [SID]: sidA }, 200));
+    put(n2!, entry('abd333', ['db'], { [SID]: 'b'.repeat(64) }, 50));
+    put(n2!, entry('fff444', ['shared']));
+    put(n3!, entry('fff555', ['shared']));
+    put(n1!, entry('ccc666', ['cache']));
+    put(n2!, entry('ddd777', ['twin'], { [SID]: 'c'.repeat(12) }));
+    put(n2!, entry('ddd888', ['twin2'], { [SID]: 'c'.repeat(12) + 'd' }));
     const long = 'e'.repeat(64);
-    n1!.containers.set(long, entry(long, ['long']));
-    n2!.containers.set(`${'e'.repeat(12)}0${'1'.repeat(51)}`, entry(`${'e'.repeat(12)}0${'1'.repeat(51)}`, ['long2']));
+    put(n1!, entry(long, ['long']));
+    put(n2!, entry(`${'e'.repeat(12)}0${'1'.repeat(51)}`, ['long2']));
     const refs = [
       'abc111', 'web', '/web', 'node-1/web', 'NODE-1/web', 'node-2/db', 'abc', 'abd', 'fff', 'shared', 'node-2/shared', 'node-3/shared', sidA, sidA.slice(0, 12),
       'a'.repeat(5), 'b'.repeat(12), 'b'.repeat(64), 'cache', 'c'.repeat(12), 'c'.repeat(6), 'ddd', long, long.slice(0, 13), 'e'.repeat(12), 'e'.repeat(14), 'nope', '/', 'node-9/web',
@@ -152,15 +164,16 @@ describe('findContainer through the cluster index (engines the cluster made) ans
       for (const name of ['web', 'shared', 'web2', 'nope']) expect(cluster.nameTaken(name)).toBe(cluster.registered().some((e) => [...e.containers.values()].some((c) => primaryNames(c).includes(name))));
     };
     check();
-    n1!.containers.set('abc111', entry('abc111', ['web2'], { [SID]: sidA }, 100));
-    n2!.containers.delete('fff444');
-    n2!.containers.set('fff444', entry('fff444', ['shared']));
-    n1!.containers.delete('ccc666');
+    put(n1!, entry('abc111', ['web2'], { [SID]: sidA }, 100));
+    n2!.forgetContainer('fff444');
+    put(n2!, entry('fff444', ['shared']));
+    n1!.forgetContainer('ccc666');
     refs.push('web2');
     check();
     cluster.setEntries(['127.0.0.1:9', '127.0.0.2:9']); // node-3 leaves
     check();
     expect(cluster.findContainer('abc222')).toBeUndefined();
     cluster.stop();
+    await Promise.all(fakes.map((f) => f.stop()));
   });
 });

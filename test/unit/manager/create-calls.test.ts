@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { createApiServer } from '../../../src/lib/api/server';
 import { setLogSink } from '../../../src/lib/log';
 import { Cluster } from '../../../src/lib/manager/cluster';
-import { SchedulerPlacer } from '../../../src/lib/manager/scheduling';
+import { Placer } from '../../../src/lib/manager/scheduling';
 import { FakeEngine } from './fake-engine';
 
 const fake = new FakeEngine('node-1', 'AAAA', 4, 8 * 1024 ** 3);
@@ -31,7 +31,7 @@ beforeAll(async () => {
   const addr = await fake.start();
   cluster = new Cluster({ engine: { refreshMinMs: 3_600_000, refreshMaxMs: 3_600_000, failureRetry: 3, overcommit: 0 }, strategy: 'spread', filters: ['health', 'port'], overcommit: 0, createRetry: 0 });
   cluster.setEntries([addr]);
-  server = createApiServer({ cluster, placer: new SchedulerPlacer({ strategy: 'spread', filters: ['health', 'port'], overcommit: 0 }), serverVersion: 'swarm/test', strategy: 'spread', filters: ['health', 'port'] });
+  server = createApiServer({ cluster, placer: new Placer(cluster, { strategy: 'spread', filters: ['health', 'port'], overcommit: 0 }), serverVersion: 'swarm/test', strategy: 'spread', filters: ['health', 'port'] });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   await until(() => cluster.healthy().length === 1 && fake.eventStreams.size > 0);

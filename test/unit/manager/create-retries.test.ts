@@ -8,7 +8,7 @@ import { afterAll, beforeAll, expect, test } from 'bun:test';
 import type http from 'node:http';
 import { Cluster } from '../../../src/lib/manager/cluster';
 import { createContainer } from '../../../src/lib/manager/create';
-import { SchedulerPlacer } from '../../../src/lib/manager/scheduling';
+import { Placer } from '../../../src/lib/manager/scheduling';
 import { setLogSink } from '../../../src/lib/log';
 import { FakeEngine } from './fake-engine';
 
@@ -64,8 +64,8 @@ afterAll(async () => {
 
 test('OS mismatch: retried once with ostype==<os>, lands on that engine, constraint kept as a label', async () => {
   expect(cluster.snapshot().find((n) => n.name === 'node-2')?.labels.ostype).toBe('windows');
-  const placer = new SchedulerPlacer({ strategy: 'spread', filters: ['health', 'constraint'], overcommit: 0 });
-  const created = (await createContainer(cluster, placer, { Image: 'nanoserver', Env: ['constraint:zone!=b'] }, 'iis')) as { Id: string };
+  const placer = new Placer(cluster, { strategy: 'spread', filters: ['health', 'constraint'], overcommit: 0 });
+  const created = (await createContainer(placer, { Image: 'nanoserver', Env: ['constraint:zone!=b'] }, 'iis')) as { Id: string };
   expect(created.Id.startsWith('node-2')).toBe(true);
   expect(refusals).toBe(1);
   const body = windows.creates.at(-1) as { Labels: Record<string, string>; Env: string[] };

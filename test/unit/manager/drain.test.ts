@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DRAIN_LABEL, DrainState, labelDrains } from '../../../src/lib/manager/drain';
 import { parseClusterOpts } from '../../../src/lib/manager/plan';
-import { SchedulerPlacer } from '../../../src/lib/manager/scheduling';
+import { Cluster } from '../../../src/lib/manager/cluster';
+import { Placer, type SchedulerOptions } from '../../../src/lib/manager/scheduling';
+import { parseCreateRequest, placeContainer, type NodeSnapshot } from '../../../src/lib/scheduler';
 import { describeChange, formatAvailabilityTable } from '../../../src/lib/node-client';
 import { container, node } from '../scheduler/fixtures';
 
@@ -82,22 +84,30 @@ describe('cluster options', () => {
     expect(() => parseClusterOpts(['swarm.bogus=1'])).toThrow('unsupported cluster option swarm.bogus');
   });
 
+  /** The node a Placer with these options would choose among `nodes` (the scheduler it configures). */
+  const chosen = (opts: SchedulerOptions, nodes: NodeSnapshot[], body: object): string => {
+    const cluster = new Cluster({ engine: { refreshMinMs: 60_000, refreshMaxMs: 60_000, failureRetry: 3, overcommit: 0 }, strategy: opts.strategy, filters: opts.filters, overcommit: opts.overcommit, createRetry: 0 });
+    const r = placeContainer(nodes, parseCreateRequest(body), new Placer(cluster, opts).placeOptions());
+    if (!r.ok) throw new Error(r.error.message);
+    return r.node.name;
+  };
+
   test('the placer passes running-only to spread: stopped containers stop weighing', () => {
     const busy = node('busy', { id: 'busy', containers: [container('a', { state: 'exited' }), container('b', { state: 'exited' })] });
     const idle = node('idle', { id: 'idle', containers: [container('c')] });
-    const v1 = new SchedulerPlacer({ strategy: 'spread', filters: ['health'], overcommit: 0.05 });
-    const runningOnly = new SchedulerPlacer({ strategy: 'spread', filters: ['health'], overcommit: 0.05, spreadRunningOnly: true });
+    const v1 = { strategy: 'spread', filters: ['health'], overcommit: 0.05 };
+    const runningOnly = { ...v1, spreadRunningOnly: true };
     const body = { Image: 'busybox' };
-    expect(v1.placeContainer([busy, idle], body, '').node.name).toBe('idle');
-    expect(runningOnly.placeContainer([busy, idle], body, '').node.name).toBe('busy');
+    expect(chosen(v1, [busy, idle], body)).toBe('idle');
+    expect(chosen(runningOnly, [busy, idle], body)).toBe('busy');
   });
 
   test('a drained node gets nothing and the error says so', () => {
-    const placer = new SchedulerPlacer({ strategy: 'spread', filters: ['health'], overcommit: 0.05 });
+    const opts = { strategy: 'spread', filters: ['health'], overcommit: 0.05 };
     const a = node('node-1', { id: 'n1', drained: true });
     const b = node('node-2', { id: 'n2' });
-    expect(placer.placeContainer([a, b], { Image: 'busybox' }, '').node.name).toBe('node-2');
-    expect(() => placer.placeContainer([a, { ...b, drained: true }], { Image: 'busybox' }, '')).toThrow(
+    expect(chosen(opts, [a, b], { Image: 'busybox' })).toBe('node-2');
+    expect(() => chosen(opts, [a, { ...b, drained: true }], { Image: 'busybox' })).toThrow(
       'No nodes available in the cluster\n0/2 nodes are available: 2 nodes: drained (node-1, node-2)',
     );
   });

@@ -6,7 +6,7 @@ import { createApiServer } from '../../../src/lib/api/server';
 import { containerInspectProblem, containerSummaryProblem, imageProblem, usableRecords } from '../../../src/lib/engine/validate';
 import { setLogSink } from '../../../src/lib/log';
 import { Cluster } from '../../../src/lib/manager/cluster';
-import { SchedulerPlacer } from '../../../src/lib/manager/scheduling';
+import { Placer } from '../../../src/lib/manager/scheduling';
 import { FakeEngine } from './fake-engine';
 
 describe('record checks', () => {
@@ -47,7 +47,7 @@ describe('a cluster whose engine holds a malformed container', () => {
     const filters = ['health', 'port', 'constraint'];
     cluster = new Cluster({ engine: { refreshMinMs: 200, refreshMaxMs: 300, failureRetry: 2, overcommit: 0 }, strategy: 'spread', filters, overcommit: 0, createRetry: 0 });
     cluster.setEntries([addr]);
-    server = createApiServer({ cluster, placer: new SchedulerPlacer({ strategy: 'spread', filters, overcommit: 0 }), serverVersion: 'swarm/test', strategy: 'spread', filters });
+    server = createApiServer({ cluster, placer: new Placer(cluster, { strategy: 'spread', filters, overcommit: 0 }), serverVersion: 'swarm/test', strategy: 'spread', filters });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const end = Date.now() + 5000;

@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'bun:test';
 import { EngineHealth, isConnectionError } from '../../../src/lib/engine/health';
+import { EngineHttpError, TransportError, transportError } from '../../../src/lib/engine/http';
 import { clusterApiVersion, compareApiVersions, MAX_API_VERSION, negotiateApiVersion, refusedClientVersion, stripVersionPrefix } from '../../../src/lib/engine/version';
 import { JsonStreamParser } from '../../../src/lib/engine/jsonstream';
 
@@ -87,10 +88,20 @@ describe('EngineHealth state machine (spec §4)', () => {
     expect(h.refreshDelay(30_000, 60_000, 0)).toBe(90_000);
   });
 
-  test('connection errors are recognised by code and message', () => {
-    expect(isConnectionError(Object.assign(new Error('x'), { code: 'ECONNREFUSED' }))).toBe(true);
-    expect(isConnectionError(new Error('connect EHOSTUNREACH 10.0.0.1:2375'))).toBe(true);
-    expect(isConnectionError(new Error('No such container: foo'))).toBe(false);
+  test('connection errors are the transport\'s connect, timeout and reset failures', () => {
+    const plain = { host: '10.0.0.1', port: 2375 };
+    const typed = (code: string, message = 'x') => transportError(Object.assign(new Error(message), { code }), plain);
+    expect(isConnectionError(typed('ECONNREFUSED'))).toBe(true);
+    expect(isConnectionError(typed('EHOSTUNREACH', 'connect EHOSTUNREACH 10.0.0.1:2375'))).toBe(true);
+    expect(isConnectionError(typed('ECONNRESET', 'socket hang up'))).toBe(true);
+    expect(isConnectionError(typed('ETIMEDOUT'))).toBe(true);
+    expect(isConnectionError(new TransportError('reset', 'events stream closed by the engine'))).toBe(true);
+    // Not a reachability problem: the engine answered (HTTP error, garbage) or the handshake failed.
+    expect(isConnectionError(new EngineHttpError(404, 'No such container: foo'))).toBe(false);
+    expect(isConnectionError(typed('HPE_INVALID_CONSTANT', 'Parse Error'))).toBe(false);
+    expect(isConnectionError(transportError(Object.assign(new Error('self-signed certificate'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' }), { ...plain, tls: { verify: true } }))).toBe(false);
+    // Decided on the type, not on words in a message.
+    expect(isConnectionError(new Error('connect ECONNREFUSED 10.0.0.1:2375'))).toBe(false);
   });
 });
 

@@ -11,7 +11,7 @@ import { createApiServer } from '../../../src/lib/api/server';
 import { parseEventTime } from '../../../src/lib/api/system';
 import { formatEventTime } from '../../../src/lib/engine/event-cursor';
 import { Cluster, type ClusterEvent } from '../../../src/lib/manager/cluster';
-import { SchedulerPlacer } from '../../../src/lib/manager/scheduling';
+import { Placer } from '../../../src/lib/manager/scheduling';
 import { setLogSink } from '../../../src/lib/log';
 
 interface EngineEvent {
@@ -139,7 +139,7 @@ beforeAll(async () => {
   cluster = new Cluster({ engine: { refreshMinMs: 150, refreshMaxMs: 200, failureRetry: 2, overcommit: 0 }, strategy: 'spread', filters: ['health'], overcommit: 0, createRetry: 0 });
   cluster.bus.on('event', (e: ClusterEvent) => live.push(e));
   cluster.setEntries(addrs);
-  server = createApiServer({ cluster, placer: new SchedulerPlacer({ strategy: 'spread', filters: ['health'], overcommit: 0 }), serverVersion: 'swarm/test', strategy: 'spread', filters: ['health'] });
+  server = createApiServer({ cluster, placer: new Placer(cluster, { strategy: 'spread', filters: ['health'], overcommit: 0 }), serverVersion: 'swarm/test', strategy: 'spread', filters: ['health'] });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   await until('2 healthy engines', () => cluster.healthy().length === 2);

@@ -31,6 +31,8 @@ export class FakeEngine {
   apiVersion = '1.41';
   minApiVersion: string | undefined = undefined;
   creates: any[] = [];
+  /** Exec instances made here: exec ID → container ID. */
+  execs = new Map<string, string>();
 
   constructor(
     readonly name: string,
@@ -103,6 +105,20 @@ export class FakeEngine {
         this.creates.push(body);
         this.containers.push({ Id: id, Names: ['/' + (url.searchParams.get('name') || 'auto_' + this.containers.length)], Image: body.Image, State: 'created', Labels: body.Labels ?? {}, Created: Date.now() / 1000, Memory: body.HostConfig?.Memory, CpuShares: body.HostConfig?.CpuShares });
         return this.json(res, 201, { Id: id, Warnings: [] });
+      }
+      m = /^\/containers\/([^/]+)\/exec$/.exec(path);
+      if (m && req.method === 'POST') {
+        const c = this.containers.find((x) => x.Id === m![1]);
+        if (!c) return this.json(res, 404, { message: `No such container: ${m[1]}` });
+        const id = `exec${this.execs.size}`.padEnd(64, 'e');
+        this.execs.set(id, c.Id);
+        return this.json(res, 201, { Id: id });
+      }
+      m = /^\/exec\/([^/]+)\/json$/.exec(path);
+      if (m) {
+        const container = this.execs.get(m[1]!);
+        if (!container) return this.json(res, 404, { message: `No such exec instance: ${m[1]}` });
+        return this.json(res, 200, { ID: m[1], ContainerID: container, Running: false, ExitCode: 0 });
       }
       m = /^\/containers\/([^/]+)\/(start|stop)$/.exec(path);
       if (m) {

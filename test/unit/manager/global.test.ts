@@ -6,7 +6,7 @@ import { createApiServer } from '../../../src/lib/api/server';
 import type { CachedContainer } from '../../../src/lib/engine/engine';
 import { Cluster } from '../../../src/lib/manager/cluster';
 import { copyBody, copyOf, desiredAfter, GlobalContainers, globalCreateBody } from '../../../src/lib/manager/global';
-import { SchedulerPlacer } from '../../../src/lib/manager/scheduling';
+import { Placer } from '../../../src/lib/manager/scheduling';
 import { setLogSink } from '../../../src/lib/log';
 import { GLOBAL_ID_LABEL, GLOBAL_LABEL, SWARM_ID_LABEL } from '../../../src/lib/scheduler';
 import { FakeEngine } from './fake-engine';
@@ -77,8 +77,8 @@ describe('copies on fake engines', () => {
     addrs = await Promise.all(engines.map((e) => e.start()));
     const filters = ['health', 'port', 'constraint'];
     cluster = new Cluster({ engine: { refreshMinMs: 200, refreshMaxMs: 300, failureRetry: 2, overcommit: 0 }, strategy: 'spread', filters, overcommit: 0, createRetry: 0 });
-    const placer = new SchedulerPlacer({ strategy: 'spread', filters, overcommit: 0 });
-    globals = new GlobalContainers(cluster, placer);
+    const placer = new Placer(cluster, { strategy: 'spread', filters, overcommit: 0 });
+    globals = new GlobalContainers(placer);
     globals.setActive(true);
     // node-3 joins later.
     cluster.setEntries(addrs.slice(0, 2));

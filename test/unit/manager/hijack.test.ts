@@ -5,7 +5,7 @@ import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApiServer } from '../../../src/lib/api/server';
 import { Cluster } from '../../../src/lib/manager/cluster';
-import { SchedulerPlacer } from '../../../src/lib/manager/scheduling';
+import { Placer } from '../../../src/lib/manager/scheduling';
 import { setLogSink } from '../../../src/lib/log';
 import { FakeEngine } from './fake-engine';
 
@@ -23,7 +23,7 @@ beforeAll(async () => {
   fake.containers.push({ Id: 'c'.repeat(64), Names: ['/web'], Image: 'busybox', State: 'running', Labels: {}, Created: 1 });
   cluster = new Cluster({ engine: { refreshMinMs: 60_000, refreshMaxMs: 60_000, failureRetry: 3, overcommit: 0 }, strategy: 'spread', filters: ['health'], overcommit: 0, createRetry: 0 });
   cluster.setEntries([addr]);
-  server = createApiServer({ cluster, placer: new SchedulerPlacer({ strategy: 'spread', filters: ['health'], overcommit: 0 }), serverVersion: 'swarm/test', strategy: 'spread', filters: ['health'] });
+  server = createApiServer({ cluster, placer: new Placer(cluster, { strategy: 'spread', filters: ['health'], overcommit: 0 }), serverVersion: 'swarm/test', strategy: 'spread', filters: ['health'] });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   port = (server.address() as AddressInfo).port;
   for (let i = 0; i < 100 && !cluster.healthy().length; i++) await Bun.sleep(20);
@@ -52,7 +52,7 @@ beforeAll(async () => {
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', () => r()));
   const engine = cluster.all()[0]!;
   (engine.target as { port: number }).port = (upstream.address() as AddressInfo).port;
-  engine.execs.add('exec1');
+  engine.execCreated('exec1', 'c'.repeat(64));
 });
 
 afterAll(async () => {

@@ -10,7 +10,7 @@ import { buildInfo, infoParts, nodeLines, nodeOrder, type InfoInput, type NodeVi
 import { createApiServer } from '../../../src/lib/api/server';
 import { setLogSink } from '../../../src/lib/log';
 import { Cluster } from '../../../src/lib/manager/cluster';
-import { SchedulerPlacer } from '../../../src/lib/manager/scheduling';
+import { Placer } from '../../../src/lib/manager/scheduling';
 import { FakeEngine } from './fake-engine';
 
 function node(i: number, over: Partial<NodeView> = {}): NodeView {
@@ -54,7 +54,7 @@ beforeAll(async () => {
   const addrs = await Promise.all(fakes.map((f) => f.start()));
   cluster = new Cluster({ engine: { refreshMinMs: 3_600_000, refreshMaxMs: 3_600_000, failureRetry: 3, overcommit: 0 }, strategy: 'spread', filters: ['health'], overcommit: 0, createRetry: 0 });
   cluster.setEntries(addrs);
-  server = createApiServer({ cluster, placer: new SchedulerPlacer({ strategy: 'spread', filters: ['health'], overcommit: 0 }), serverVersion: 'swarm/test', strategy: 'spread', filters: ['health'] });
+  server = createApiServer({ cluster, placer: new Placer(cluster, { strategy: 'spread', filters: ['health'], overcommit: 0 }), serverVersion: 'swarm/test', strategy: 'spread', filters: ['health'] });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   while (cluster.healthy().length < 2) await Bun.sleep(20);

@@ -3,11 +3,11 @@ import { expect, test } from 'bun:test';
 import { listContainers } from '../../../src/lib/api/containers';
 import { listImages } from '../../../src/lib/api/images';
 import { listNetworks, listVolumes } from '../../../src/lib/api/networks';
-import { HttpError } from '../../../src/lib/api/respond';
+import { ApiError } from '../../../src/lib/errors';
 import type { Engine } from '../../../src/lib/engine/engine';
 import type { Cluster } from '../../../src/lib/manager/cluster';
 
-function engine(name: string, ip: string, healthy = true, over: Partial<Engine> = {}): Engine {
+function engine(name: string, ip: string, healthy = true, over: Partial<Record<keyof Engine, unknown>> = {}): Engine {
   return { name, ip, id: `${name.toUpperCase()}|${ip}:2375`, daemonId: name.toUpperCase(), isHealthy: () => healthy, containers: new Map(), images: [], networks: new Map(), volumes: new Map(), ...over } as unknown as Engine;
 }
 
@@ -15,10 +15,8 @@ function container(id: string, name: string, state: string, extra: Record<string
   return [id, { id, summary: { Id: id, Names: [`/${name}`], Image: 'busybox', State: state, Status: 'x', Created: id.length * 10 + Number(id.startsWith('b')), Labels: {}, Ports: [{ IP: '0.0.0.0', PrivatePort: 80, PublicPort: 8080, Type: 'tcp' }, { IP: '::', PrivatePort: 80, PublicPort: 8080, Type: 'tcp' }], ...extra }, inspect: { State: { Status: state, ExitCode: state === 'exited' ? 2 : 0 } } }] as const;
 }
 
-const n1 = engine('node-1', '10.0.0.1');
-n1.containers = new Map([container('a1', 'web', 'running'), container('a22', 'old', 'exited'), container('a333', 'mgr', 'running', { Image: 'swarm:latest' })]);
-const n2 = engine('node-2', '10.0.0.2', false);
-n2.containers = new Map([container('b1', 'db', 'running', { Labels: { tier: 'data' } })]);
+const n1 = engine('node-1', '10.0.0.1', true, { containers: new Map([container('a1', 'web', 'running'), container('a22', 'old', 'exited'), container('a333', 'mgr', 'running', { Image: 'swarm:latest' })]) });
+const n2 = engine('node-2', '10.0.0.2', false, { containers: new Map([container('b1', 'db', 'running', { Labels: { tier: 'data' } })]) });
 const cluster = { registered: () => [n1, n2] } as unknown as Cluster;
 const q = (o: Record<string, string>) => new URLSearchParams(o);
 
@@ -40,7 +38,7 @@ test('ps filters: node, label, status, exited, name with node prefix; unknown fi
   expect(names({ status: ['exited'] })).toEqual(['/node-1/old']);
   expect(names({ exited: ['2'] })).toEqual(['/node-1/old']);
   expect(names({ name: ['node-1/w'] })).toEqual(['/node-1/web']);
-  expect(() => names({ bogus: ['1'] })).toThrow(HttpError);
+  expect(() => names({ bogus: ['1'] })).toThrow(ApiError);
   expect(() => names({ status: ['sleeping'] })).toThrow("invalid filter 'status=sleeping'");
   expect(listContainers(cluster, q({ all: '1', limit: '1' }))).toHaveLength(1);
 });
@@ -55,7 +53,7 @@ test('images: merged by ID across nodes, tags deduplicated; reference filter kee
   ]);
   expect(listImages([a, b], q({ filters: JSON.stringify({ reference: ['busy*'] }) })).map((i) => i.RepoTags)).toEqual([['busybox:latest']]);
   expect(listImages([a, b], q({ filters: JSON.stringify({ node: ['node-2'] }) }))).toHaveLength(1);
-  expect(() => listImages([a, b], q({ filters: JSON.stringify({ dangling: ['maybe'] }) }))).toThrow(HttpError);
+  expect(() => listImages([a, b], q({ filters: JSON.stringify({ dangling: ['maybe'] }) }))).toThrow(ApiError);
 });
 
 test('networks: local ones as <node>/<name>, global ones once; type filter validated', () => {
@@ -64,7 +62,7 @@ test('networks: local ones as <node>/<name>, global ones once; type filter valid
   expect(listNetworks([a, b], q({})).map((n) => n.Name)).toEqual(['node-1/bridge', 'over', 'node-2/bridge']);
   expect(listNetworks([a, b], q({ filters: JSON.stringify({ driver: ['overlay'] }) })).map((n) => n.Name)).toEqual(['over']);
   expect(listNetworks([a, b], q({ filters: JSON.stringify({ type: ['builtin'] }) })).map((n) => n.Name)).toEqual(['node-1/bridge', 'node-2/bridge']);
-  expect(() => listNetworks([a, b], q({ filters: JSON.stringify({ type: ['weird'] }) }))).toThrow(HttpError);
+  expect(() => listNetworks([a, b], q({ filters: JSON.stringify({ type: ['weird'] }) }))).toThrow(ApiError);
 });
 
 test('volumes: local ones as <node>/<name>; name and node filters', () => {

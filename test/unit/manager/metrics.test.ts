@@ -4,7 +4,7 @@ import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApiServer } from '../../../src/lib/api/server';
 import { Cluster } from '../../../src/lib/manager/cluster';
-import { SchedulerPlacer } from '../../../src/lib/manager/scheduling';
+import { Placer } from '../../../src/lib/manager/scheduling';
 import { setLogSink } from '../../../src/lib/log';
 import { routeClass, routeLabel } from '../../../src/lib/metrics/http';
 import { FakeEngine } from './fake-engine';
@@ -49,7 +49,7 @@ beforeAll(async () => {
   engines[1]!.containers.push({ Id: 'b'.repeat(64), Names: ['/old'], Image: 'busybox', State: 'exited', Labels: {}, Created: 100 });
   cluster = new Cluster({ engine: { refreshMinMs: 200, refreshMaxMs: 300, failureRetry: 2, overcommit: 0 }, strategy: 'spread', filters, overcommit: 0, createRetry: 0 });
   cluster.setEntries(addrs);
-  const api = { cluster, placer: new SchedulerPlacer({ strategy: 'spread', filters, overcommit: 0 }), serverVersion: 'swarm/test', strategy: 'spread', filters };
+  const api = { cluster, placer: new Placer(cluster, { strategy: 'spread', filters, overcommit: 0 }), serverVersion: 'swarm/test', strategy: 'spread', filters };
   server = createApiServer(api, undefined, { metrics: true });
   plain = createApiServer(api);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));

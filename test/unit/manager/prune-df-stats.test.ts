@@ -2,7 +2,7 @@
 import { describe, expect, test } from 'bun:test';
 import { diskUsageTypes, mergeDiskUsage, type DiskUsageType } from '../../../src/lib/api/disk-usage';
 import { encodeFilters, humanSize, mergePruneReports, volumePruneFilters } from '../../../src/lib/api/prune';
-import { HttpError } from '../../../src/lib/api/respond';
+import { ApiError } from '../../../src/lib/errors';
 import { qualifyStatsName } from '../../../src/lib/api/stats';
 
 const ALL = new Set<DiskUsageType>(['container', 'image', 'volume', 'build-cache']);
@@ -123,7 +123,7 @@ describe('disk usage', () => {
     expect(du.LayersSize).toBe(0);
     expect(du.Volumes!.length).toBe(2);
     expect(diskUsageTypes(new URLSearchParams('type=volume'), '1.41').size).toBe(4);
-    expect(() => diskUsageTypes(new URLSearchParams('type=bogus'), '1.45')).toThrow(HttpError);
+    expect(() => diskUsageTypes(new URLSearchParams('type=bogus'), '1.45')).toThrow(ApiError);
   });
 
   test('node names that cannot start a repository path leave tags as they are', () => {

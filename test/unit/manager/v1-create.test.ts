@@ -7,14 +7,15 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import type http from 'node:http';
 import { Cluster } from '../../../src/lib/manager/cluster';
-import { createContainer, CreateError } from '../../../src/lib/manager/create';
+import { createContainer } from '../../../src/lib/manager/create';
+import { ApiError } from '../../../src/lib/errors';
 import { parseClusterOpts } from '../../../src/lib/manager/plan';
-import { SchedulerPlacer } from '../../../src/lib/manager/scheduling';
+import { Placer } from '../../../src/lib/manager/scheduling';
 import { setLogSink } from '../../../src/lib/log';
 import { FakeEngine } from './fake-engine';
 
 const FILTERS = ['health', 'affinity', 'constraint'];
-const placer = new SchedulerPlacer({ strategy: 'spread', filters: FILTERS, overcommit: 0 });
+const placerOf = (cluster: Cluster) => new Placer(cluster, { strategy: 'spread', filters: FILTERS, overcommit: 0 });
 
 /** A fake engine that holds `images` only: a create of another image gets dockerd's 404, a pull adds it. */
 class ImageEngine extends FakeEngine {
@@ -78,11 +79,11 @@ async function healthyCluster(engines: FakeEngine[], opts: { createRetry?: numbe
   return cluster;
 }
 
-async function createError(p: Promise<unknown>): Promise<CreateError> {
+async function createError(p: Promise<unknown>): Promise<ApiError> {
   try {
     await p;
   } catch (err) {
-    if (err instanceof CreateError) return err;
+    if (err instanceof ApiError) return err;
     throw err;
   }
   throw new Error('the create succeeded');
@@ -104,7 +105,7 @@ describe('pull policy: the client decides unless swarm.pull-on-create', () => {
   });
 
   test("an image no node has: dockerd's 404 goes back, nothing is pulled", async () => {
-    const err = await createError(createContainer(cluster, placer, { Image: 'reg:5000/app' }, ''));
+    const err = await createError(createContainer(placerOf(cluster), { Image: 'reg:5000/app' }, ''));
     expect(err.status).toBe(404);
     expect(err.message).toBe('No such image: reg:5000/app:latest');
     expect([...one.pulls, ...two.pulls]).toEqual([]);
@@ -114,7 +115,7 @@ describe('pull policy: the client decides unless swarm.pull-on-create', () => {
     two.images.add('only2:v1');
     await cluster.engines.get(`127.0.0.1:${two.port}`)!.refreshImages();
     // A soft constraint sends the first attempt to node-1, which lacks the image.
-    const created = await createContainer(cluster, placer, { Image: 'only2:v1', Env: ['constraint:node==~node-1'] }, '');
+    const created = await createContainer(placerOf(cluster), { Image: 'only2:v1', Env: ['constraint:node==~node-1'] }, '');
     expect(created.Id.startsWith('node-2')).toBe(true);
     expect([...one.pulls, ...two.pulls]).toEqual([]);
     const sent = two.creates.at(-1) as { Labels: Record<string, string> };
@@ -122,13 +123,13 @@ describe('pull policy: the client decides unless swarm.pull-on-create', () => {
   });
 
   test('the nodes that have it cannot take it (hard constraint elsewhere): 404, so the client pulls', async () => {
-    const err = await createError(createContainer(cluster, placer, { Image: 'only2:v1', Env: ['constraint:node==node-1'] }, ''));
+    const err = await createError(createContainer(placerOf(cluster), { Image: 'only2:v1', Env: ['constraint:node==node-1'] }, ''));
     expect(err.status).toBe(404);
     expect(one.pulls).toEqual([]);
   });
 
   test('pullOnCreate (swarm.pull-on-create, the rescheduler): the chosen engine pulls, as v1', async () => {
-    const created = await createContainer(cluster, placer, { Image: 'reg:5000/app', Env: ['constraint:node==node-1'] }, '', undefined, { pullOnCreate: true });
+    const created = await createContainer(placerOf(cluster), { Image: 'reg:5000/app', Env: ['constraint:node==node-1'] }, '', undefined, { pullOnCreate: true });
     expect(created.Id.startsWith('node-1')).toBe(true);
     expect(one.pulls).toEqual(['reg:5000/app:latest']);
   });
@@ -158,7 +159,7 @@ describe('a node that refuses connections during a create', () => {
 
   test("pinned there: the docker client's error text, naming the node; its health drops", async () => {
     const before = dead().health.indicator();
-    const err = await createError(createContainer(cluster, placer, { Image: 'busybox', Env: ['constraint:node==node-3'] }, ''));
+    const err = await createError(createContainer(placerOf(cluster), { Image: 'busybox', Env: ['constraint:node==node-3'] }, ''));
     expect(err.status).toBe(500);
     expect(err.message).toStartWith(`Cannot connect to the Docker daemon at tcp://${dead().addr} (node node-3): `);
     expect(err.message).toContain('Is the docker daemon running?');
@@ -167,12 +168,12 @@ describe('a node that refuses connections during a create', () => {
   });
 
   test('the next create avoids it, though it is the emptiest and not yet Unhealthy', async () => {
-    const created = await createContainer(cluster, placer, { Image: 'busybox' }, '');
+    const created = await createContainer(placerOf(cluster), { Image: 'busybox' }, '');
     expect(created.Id.startsWith('node-3')).toBe(false);
   });
 
   test('swarm.createretry=1: a create sent there first (soft constraint) is retried on another node', async () => {
-    const created = await createContainer(cluster, placer, { Image: 'busybox', Env: ['constraint:node==~node-3'] }, 'moved');
+    const created = await createContainer(placerOf(cluster), { Image: 'busybox', Env: ['constraint:node==~node-3'] }, 'moved');
     expect(created.Id.startsWith('node-1') || created.Id.startsWith('node-2')).toBe(true);
     // The node avoided for the retry is not written to the container.
     const sent = [...engines[0]!.creates, ...engines[1]!.creates].at(-1) as { Labels: Record<string, string> };
@@ -206,11 +207,13 @@ describe('swarm IDs as container references', () => {
 
   test('the copy on an unhealthy node is not the one meant', () => {
     const e2 = cluster.all().find((e) => e.name === 'node-2')!;
-    e2.health.state = 'unhealthy';
+    // As many connection failures as make it Unhealthy, then one success brings it back.
+    for (let i = 0; i < e2.health.failureRetry; i++) e2.health.failure('connection refused', true);
     try {
+      expect(e2.state).toBe('unhealthy');
       expect(cluster.findContainer(sid)?.container.id).toBe('a'.repeat(64));
     } finally {
-      e2.health.state = 'healthy';
+      e2.health.success();
     }
   });
 });

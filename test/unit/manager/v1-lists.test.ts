@@ -5,13 +5,14 @@ import { rfc3339Nanos } from '../../../src/lib/api/format';
 import { listImages } from '../../../src/lib/api/images';
 import { listNetworks, listVolumes } from '../../../src/lib/api/networks';
 import { pathMatch } from '../../../src/lib/api/path-match';
-import { HttpError, labelMatches, labelsMatch } from '../../../src/lib/api/respond';
+import { ApiError } from '../../../src/lib/errors';
+import { labelMatches, labelsMatch } from '../../../src/lib/api/respond';
 import { eventMatches } from '../../../src/lib/api/system';
 import type { ContainerSummary, ImageSummary } from '../../../src/lib/engine/docker-types';
 import type { CachedContainer, Engine } from '../../../src/lib/engine/engine';
 import { Cluster } from '../../../src/lib/manager/cluster';
 
-function engine(name: string, healthy = true, over: Partial<Engine> = {}): Engine {
+function engine(name: string, healthy = true, over: Partial<Record<keyof Engine, unknown>> = {}): Engine {
   return {
     name,
     ip: `10.0.0.${name.slice(-1)}`,
@@ -36,35 +37,36 @@ function ctr(id: string, name: string, state: string, created: string, extra: Pa
 }
 
 const net = (id: string) => ({ NetworkID: id });
-const n1 = engine('node-1');
-const n2 = engine('node-2');
-const n3 = engine('node-3', false);
 // Created within one second: only inspect's nanoseconds order them.
-n1.containers = new Map(
-  [
-    ctr('a1', 'web', 'running', '2024-05-01T10:00:00.100000001Z', {
-      NetworkSettings: { Networks: { appnet: net('n1appnet'), bridge: net('n1bridge') } },
-      Ports: [{ IP: '0.0.0.0', PrivatePort: 80, PublicPort: 8080, Type: 'tcp' }],
-    }),
-    ctr('a2', 'done', 'exited', '2024-05-01T10:00:00.3Z', { NetworkSettings: { Networks: { bridge: net('n1bridge') } } }),
-    ctr('a3', 'task', 'running', '2024-05-01T10:00:00.5Z', {
-      Labels: { 'com.docker.swarm.task': '', tier: 'web' },
-      Ports: [{ PrivatePort: 53, Type: 'udp' }],
-    }),
-    ctr('a4', 'fresh', 'created', '2024-05-01T10:00:00.7Z'),
-  ].map((c) => [c.id, c]),
-);
-n2.containers = new Map(
-  [
-    ctr('b1', 'db', 'running', '2024-05-01T10:00:00.2Z', {
-      Names: ['/db', '/web/dbalias'],
-      NetworkSettings: { Networks: { appnet: net('n2appnet') } },
-      Ports: [{ IP: '0.0.0.0', PrivatePort: 5432, PublicPort: 15432, Type: 'tcp' }],
-    }),
-    ctr('b2', 'gone', 'exited', '2024-05-01T10:00:00.6Z'),
-  ].map((c) => [c.id, c]),
-);
-n3.containers = new Map([ctr('c1', 'lost', 'exited', '2024-05-01T10:00:00.4Z')].map((c) => [c.id, c]));
+const n1 = engine('node-1', true, {
+  containers: new Map(
+    [
+      ctr('a1', 'web', 'running', '2024-05-01T10:00:00.100000001Z', {
+        NetworkSettings: { Networks: { appnet: net('n1appnet'), bridge: net('n1bridge') } },
+        Ports: [{ IP: '0.0.0.0', PrivatePort: 80, PublicPort: 8080, Type: 'tcp' }],
+      }),
+      ctr('a2', 'done', 'exited', '2024-05-01T10:00:00.3Z', { NetworkSettings: { Networks: { bridge: net('n1bridge') } } }),
+      ctr('a3', 'task', 'running', '2024-05-01T10:00:00.5Z', {
+        Labels: { 'com.docker.swarm.task': '', tier: 'web' },
+        Ports: [{ PrivatePort: 53, Type: 'udp' }],
+      }),
+      ctr('a4', 'fresh', 'created', '2024-05-01T10:00:00.7Z'),
+    ].map((c) => [c.id, c]),
+  ),
+});
+const n2 = engine('node-2', true, {
+  containers: new Map(
+    [
+      ctr('b1', 'db', 'running', '2024-05-01T10:00:00.2Z', {
+        Names: ['/db', '/web/dbalias'],
+        NetworkSettings: { Networks: { appnet: net('n2appnet') } },
+        Ports: [{ IP: '0.0.0.0', PrivatePort: 5432, PublicPort: 15432, Type: 'tcp' }],
+      }),
+      ctr('b2', 'gone', 'exited', '2024-05-01T10:00:00.6Z'),
+    ].map((c) => [c.id, c]),
+  ),
+});
+const n3 = engine('node-3', false, { containers: new Map([ctr('c1', 'lost', 'exited', '2024-05-01T10:00:00.4Z')].map((c) => [c.id, c])) });
 
 const cluster = new Cluster({} as never);
 Object.assign(cluster, { registered: () => [n1, n2, n3] });
@@ -95,7 +97,7 @@ describe('ps filters', () => {
   test('is-task: the com.docker.swarm.task label; other values → 400', () => {
     expect(ps({ 'is-task': ['true'] })).toEqual(['/node-1/task']);
     expect(ps({ 'is-task': ['false'] })).toEqual(['/node-2/db', '/node-1/web']);
-    expect(() => ps({ 'is-task': ['maybe'] })).toThrow(HttpError);
+    expect(() => ps({ 'is-task': ['maybe'] })).toThrow(ApiError);
   });
 
   test('name: with the leading / as dockerd, without it as v1, or as <node>/<name>; link aliases are not names', () => {
@@ -129,9 +131,9 @@ describe('ps filters', () => {
       ps({ since: ['nosuch'] });
       throw new Error('no error');
     } catch (e) {
-      expect(e).toBeInstanceOf(HttpError);
-      expect((e as HttpError).status).toBe(404);
-      expect((e as HttpError).message).toBe('No such container: nosuch');
+      expect(e).toBeInstanceOf(ApiError);
+      expect((e as ApiError).status).toBe(404);
+      expect((e as ApiError).message).toBe('No such container: nosuch');
     }
   });
 

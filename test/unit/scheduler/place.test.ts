@@ -1,16 +1,16 @@
 import { describe, expect, test } from 'bun:test';
 import { explainRejections, placeContainer } from '../../../src/lib/scheduler';
-import type { JsonObject, NodeSnapshot, Placement, PlacementError } from '../../../src/lib/scheduler';
+import type { JsonObject, NodeSnapshot, PlaceFailure, PlaceResult } from '../../../src/lib/scheduler';
 import { container, GiB, names, node, req } from './fixtures';
 
 const UNABLE = 'Unable to find a node that satisfies the following conditions ';
 
-function failure(p: Placement): PlacementError {
+function failure(p: PlaceResult): PlaceFailure {
   if (p.ok) throw new Error(`placed on ${p.node.name}`);
   return p.error;
 }
 
-function chosen(p: Placement): string {
+function chosen(p: PlaceResult): string {
   if (!p.ok) throw new Error(p.error.message);
   return p.node.name;
 }

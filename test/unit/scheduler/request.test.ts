@@ -7,10 +7,8 @@ import {
   engineCreateBody,
   goJson,
   hasHardNodeConstraint,
-  hasReschedulePolicy,
   parseBuildRequest,
   parseCreateRequest,
-  RequestError,
   RESCHEDULE_POLICIES_LABEL,
   sharesToCpus,
   validateReschedulePolicies,
@@ -18,6 +16,7 @@ import {
   withLabel,
 } from '../../../src/lib/scheduler';
 import type { JsonObject } from '../../../src/lib/scheduler';
+import { ApiError } from '../../../src/lib/errors';
 import { req } from './fixtures';
 
 describe('parseCreateRequest: expressions', () => {
@@ -151,7 +150,12 @@ describe('parseCreateRequest: resources and the rest', () => {
   });
 
   test('a body that is not an object is refused', () => {
-    expect(() => parseCreateRequest([])).toThrow(RequestError);
+    expect(() => parseCreateRequest([])).toThrow(ApiError);
+    try {
+      parseCreateRequest('x');
+    } catch (err) {
+      expect((err as ApiError).status).toBe(400);
+    }
     expect(() => parseCreateRequest(null)).toThrow('create body must be a JSON object');
   });
 });
@@ -184,7 +188,7 @@ describe('reschedule policies', () => {
     expect(validateReschedulePolicies(req({ Env: ['reschedule:off'] }))).toBeNull();
     const r = req({ Labels: { [RESCHEDULE_POLICIES_LABEL]: '["on-node-failure"]' } });
     expect(validateReschedulePolicies(r)).toBeNull();
-    expect(hasReschedulePolicy(r, 'on-node-failure')).toBe(true);
+    expect(r.reschedulePolicies).toEqual(['on-node-failure']);
   });
 
   test('v1 texts', () => {

@@ -4,7 +4,8 @@
  * the node's containers (a container without it contributes '').
  */
 import { compileExpression, formatExpressionWithSoft, parseExpressions } from '../expression';
-import { ownValue, parseRepositoryTag } from '../lookup';
+import { ownValue } from '../lookup';
+import { parseRepositoryTag } from '../reference';
 import type { NodeSnapshot } from '../types';
 import type { Filter } from './filter';
 import type { ExpressionRule } from './expression-filter';

@@ -8,10 +8,10 @@ import type { NodeSnapshot } from '../types';
 import type { Filter } from './filter';
 import { partition } from './filter';
 
-export const NO_FREE_SLOTS = 'No node with enough open slots available in the cluster';
+const NO_FREE_SLOTS = 'No node with enough open slots available in the cluster';
 
 /** The slot limit of a node, or null when unlimited. */
-export function containerSlots(node: NodeSnapshot): number | null {
+function containerSlots(node: NodeSnapshot): number | null {
   const text = ownValue(node.labels, 'containerslots');
   if (text === undefined || !/^[+-]?\d+$/.test(text)) return null;
   const n = Number(text);

@@ -8,7 +8,7 @@ import type { ContainerRequest } from '../types';
 import type { Filter } from './filter';
 import { partition } from './filter';
 
-export interface Dependency {
+interface Dependency {
   /** The container reference to find on the node. */
   ref: string;
   /** How v1 lists it: `--volumes-from=…`, `--link=…`, `--net=container:…`. */
@@ -16,7 +16,7 @@ export interface Dependency {
 }
 
 /** The request's dependencies in v1's order: volumes-from, links, net container. */
-export function dependencies(request: ContainerRequest): Dependency[] {
+function dependencies(request: ContainerRequest): Dependency[] {
   const deps: Dependency[] = [];
   for (const v of request.volumesFrom) deps.push({ ref: v.split(':')[0]!, label: `--volumes-from=${v}` });
   for (const l of request.links) deps.push({ ref: l.split(':')[0]!, label: `--link=${l}` });

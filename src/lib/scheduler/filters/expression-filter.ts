@@ -18,7 +18,7 @@ export interface ExpressionRule {
 }
 
 /** `key==value`, `key!=~value`: the expression as the user wrote it, for explanations. */
-export function displayExpression(expr: Expression): string {
+function displayExpression(expr: Expression): string {
   return `${expr.key}${expr.operator}${expr.soft ? '~' : ''}${expr.value}`;
 }
 

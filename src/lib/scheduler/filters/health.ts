@@ -2,7 +2,7 @@
 import type { Filter } from './filter';
 import { partition } from './filter';
 
-export const NO_HEALTHY_NODE = 'No healthy node available in the cluster';
+const NO_HEALTHY_NODE = 'No healthy node available in the cluster';
 
 export const healthFilter: Filter = {
   name: 'health',

@@ -8,16 +8,15 @@ import { healthFilter } from './health';
 import { portFilter } from './port';
 import { whitelistFilter } from './whitelist';
 
-export type { Filter, FilterOptions, FilterResult } from './filter';
+export type { Filter } from './filter';
 export { affinityFilter } from './affinity';
 export { constraintFilter } from './constraint';
-export { containerSlots, containerSlotsFilter, NO_FREE_SLOTS } from './containerslots';
-export { dependencies, dependencyFilter } from './dependency';
-export type { Dependency } from './dependency';
+export { containerSlotsFilter } from './containerslots';
+export { dependencyFilter } from './dependency';
 export { drainFilter } from './drain';
-export { healthFilter, NO_HEALTHY_NODE } from './health';
-export { localityFilter, localityReason } from './locality';
-export { portExposedInHostMode, portFilter, portInUse } from './port';
+export { healthFilter } from './health';
+export { localityFilter } from './locality';
+export { portFilter } from './port';
 export { whitelistFilter } from './whitelist';
 
 /** `--filter` default: all seven, in this order. */
@@ -31,7 +30,7 @@ export const DEFAULT_FILTERS: readonly string[] = [
   'whitelist',
 ];
 
-export const FILTERS: ReadonlyMap<string, Filter> = new Map(
+const FILTERS: ReadonlyMap<string, Filter> = new Map(
   [healthFilter, portFilter, containerSlotsFilter, dependencyFilter, affinityFilter, constraintFilter, whitelistFilter].map(
     (f) => [f.name, f] as const,
   ),

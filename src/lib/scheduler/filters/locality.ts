@@ -16,7 +16,7 @@ function nodeList(nodes: readonly string[], shown = 3): string {
 }
 
 /** `network n1net is local to node-1`: why a node without it is turned down. */
-export function localityReason(requirement: LocalityRequirement): string {
+function localityReason(requirement: LocalityRequirement): string {
   return `${requirement.what} is local to ${nodeList(requirement.nodes)}`;
 }
 

@@ -43,7 +43,7 @@ export function portInUse(node: NodeSnapshot, requested: PortBinding): boolean {
 }
 
 /** Whether a host-mode container on `node` already exposes `port` (e.g. `80/tcp`). */
-export function portExposedInHostMode(node: NodeSnapshot, port: string): boolean {
+function portExposedInHostMode(node: NodeSnapshot, port: string): boolean {
   return node.containers.some((c) => c.networkMode === 'host' && c.exposedPorts.includes(port));
 }
 

@@ -3,7 +3,8 @@
  * most loaded node that still fits), ties broken by more containers: fills one node before the next.
  */
 import type { Strategy } from './strategy';
-import { DEFAULT_OVERCOMMIT, NO_RESOURCES, weighNodes } from './strategy';
+import { DEFAULT_OVERCOMMIT } from '../resources';
+import { NO_RESOURCES, weighNodes } from './strategy';
 
 export const binpackStrategy: Strategy = {
   name: 'binpack',

@@ -4,22 +4,13 @@ import { randomStrategy } from './random';
 import { spreadStrategy } from './spread';
 import type { Strategy } from './strategy';
 
-export type { NodeScore, RankedNode, RankResult, Strategy, StrategyOptions } from './strategy';
-export {
-  containerCount,
-  DEFAULT_OVERCOMMIT,
-  NO_RESOURCES,
-  overcommitPercent,
-  usedCpus,
-  usedMemory,
-  weighNodes,
-  withOvercommit,
-} from './strategy';
+export type { RankResult, Strategy } from './strategy';
+export { weighNodes } from './strategy';
 export { binpackStrategy } from './binpack';
 export { randomStrategy } from './random';
 export { spreadStrategy } from './spread';
 
-export const DEFAULT_STRATEGY = 'spread';
+const DEFAULT_STRATEGY = 'spread';
 
 /** v1's error for an unknown `--strategy`. */
 export const STRATEGY_NOT_SUPPORTED = 'strategy not supported';

@@ -4,7 +4,8 @@
  * stopped containers.
  */
 import type { Strategy } from './strategy';
-import { containerCount, DEFAULT_OVERCOMMIT, NO_RESOURCES, weighNodes } from './strategy';
+import { DEFAULT_OVERCOMMIT } from '../resources';
+import { containerCount, NO_RESOURCES, weighNodes } from './strategy';
 
 export const spreadStrategy: Strategy = {
   name: 'spread',

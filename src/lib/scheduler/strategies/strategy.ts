@@ -1,12 +1,12 @@
 /**
  * The strategy contract and v1's weighing (scheduler/strategy/weighted_node.go), in integer math:
- * capacity = raw + raw×pct/100 with pct = trunc(overcommit×100); a node smaller than the request is
+ * capacity with overcommit (resources.ts: v1's integer percent); a node smaller than the request is
  * skipped; cpuScore = (used+req)×100/capacity (100 when no CPUs requested), memScore likewise; the node
  * is eligible only if both ≤ 100; weight = cpuScore + memScore + healthFactor × healthIndicator.
  */
+import { DEFAULT_OVERCOMMIT, withOvercommit } from '../resources';
 import type { ContainerRequest, ContainerSnapshot, NodeSnapshot } from '../types';
 
-export const DEFAULT_OVERCOMMIT = 0.05;
 export const NO_RESOURCES = 'no resources available to schedule container';
 
 export interface StrategyOptions {
@@ -18,7 +18,7 @@ export interface StrategyOptions {
   rng?: () => number;
 }
 
-export interface NodeScore {
+interface NodeScore {
   cpuScore: number;
   memoryScore: number;
   weight: number;
@@ -40,16 +40,6 @@ export interface Strategy {
   rank(nodes: readonly NodeSnapshot[], request: ContainerRequest, options?: StrategyOptions): RankResult;
 }
 
-/** v1 keeps the overcommit ratio as an integer percent: int64(ratio × 100). */
-export function overcommitPercent(ratio: number): number {
-  return Math.trunc(ratio * 100);
-}
-
-/** A raw engine amount with overcommit applied as v1 does: raw + raw×pct/100 (integer division). */
-export function withOvercommit(raw: number, ratio: number = DEFAULT_OVERCOMMIT): number {
-  return raw + Math.trunc((raw * overcommitPercent(ratio)) / 100);
-}
-
 // The manager hands the same containers array for a node until the node changes: the sums are kept
 // per array, so a placement over 1,000 nodes does not add up 30,000 reservations each time.
 const used = new WeakMap<readonly ContainerSnapshot[], { cpus: number; memory: number }>();
@@ -67,11 +57,11 @@ function usedOf(node: NodeSnapshot): { cpus: number; memory: number } {
   return hit;
 }
 
-export function usedCpus(node: NodeSnapshot): number {
+function usedCpus(node: NodeSnapshot): number {
   return usedOf(node).cpus;
 }
 
-export function usedMemory(node: NodeSnapshot): number {
+function usedMemory(node: NodeSnapshot): number {
   return usedOf(node).memory;
 }
 

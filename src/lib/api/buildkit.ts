@@ -45,7 +45,7 @@ import type { Duplex } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import type { Engine } from '../engine/engine';
 import { isConnectionError } from '../engine/health';
-import { connectEngine, connectEvent, CONNECT_TIMEOUT_MS, errorBodyMessage, transportError } from '../engine/http';
+import { connectEngine, connectEvent, errorBodyMessage, transportError } from '../engine/http';
 import { ApiError, errorMessage } from '../errors';
 import { log } from '../log';
 import type { Cluster } from '../manager/cluster';
@@ -606,11 +606,8 @@ class GrpcConnection {
     const up = connectEngine(engine.target, { allowHalfOpen: true });
     this.upstream = up;
     up.setKeepAlive(true, 30_000);
-    const connectTimer = setTimeout(() => {
-      up.destroy(Object.assign(new Error(`connect to ${engine.addr} timed out after ${CONNECT_TIMEOUT_MS / 1000}s`), { code: 'ETIMEDOUT' }));
-    }, CONNECT_TIMEOUT_MS);
+    // connectEngine bounds the connect (the transport's connect timeout).
     up.once(connectEvent(engine.target), () => {
-      clearTimeout(connectTimer);
       const lines = [`POST /grpc HTTP/1.1`, `Host: ${engine.addr}`];
       const raw = this.ctx.req.rawHeaders;
       for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() !== 'host') lines.push(`${raw[i]}: ${raw[i + 1]}`);
@@ -666,7 +663,6 @@ class GrpcConnection {
       } else up.destroy(new Error('engine closed the connection before answering'));
     });
     up.on('error', (e) => {
-      clearTimeout(connectTimer);
       if (this.spliced || this.closed) {
         this.close();
         return;
@@ -676,7 +672,6 @@ class GrpcConnection {
       this.refuse(new BuildError(`Cannot reach node ${engine.name} (${engine.addr}): ${errorMessage(err)}`, GRPC.UNAVAILABLE));
     });
     up.on('close', () => {
-      clearTimeout(connectTimer);
       if (this.spliced) this.close();
     });
   }

@@ -9,7 +9,7 @@ import type http from 'node:http';
 import { sleep } from '../discovery/poll';
 import { errorMessage } from '../errors';
 import { log } from '../log';
-import { EngineHealth, isConnectionError, STATE_LABEL, type HealthTransition } from './health';
+import { EngineHealth, isConnectionError, noteEngineStateChange, STATE_LABEL, type HealthTransition } from './health';
 import type Docker from 'dockerode';
 import { call, callJson, EngineHttpError, engineDocker, openRequest, releaseAgent, REQUEST_TIMEOUT_MS, targetOf, TransportError, transportError, viaDockerode, type CallOptions, type EngineTarget, type RawResponse } from './http';
 import type { ContainerInspect, ContainerSummary, DockerEvent, EngineInfo, EngineVersion, ImageSummary, NetworkResource, Volume, VolumeListResponse } from './docker-types';
@@ -144,6 +144,7 @@ export class Engine {
     return this.facts.apiVersion;
   }
   private set apiVersion(v: string) {
+    if (v !== this.facts.apiVersion) noteEngineStateChange();
     this.facts.apiVersion = v;
   }
   /** Raw capacity as the engine reports it. */

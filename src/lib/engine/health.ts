@@ -36,6 +36,18 @@ export function unreachableMessage(node: { name: string; addr: string }, err: un
   return `Cannot reach node ${node.name} (${node.addr}): ${detail}`;
 }
 
+/** Engine state changes so far, all engines together: views over every engine's state are kept while it holds. */
+let stateChanges = 0;
+
+export function engineStateChanges(): number {
+  return stateChanges;
+}
+
+/** What else such views read changed (an engine's negotiated API version). */
+export function noteEngineStateChange(): void {
+  stateChanges++;
+}
+
 export class EngineHealth {
   /** Read by all; changed only by the outcomes below (private setters). */
   private readonly now = { state: 'pending' as EngineState, failureCount: 0, lastError: '' };
@@ -44,6 +56,7 @@ export class EngineHealth {
     return this.now.state;
   }
   private set state(v: EngineState) {
+    if (v !== this.now.state) stateChanges++;
     this.now.state = v;
   }
   get failureCount(): number {

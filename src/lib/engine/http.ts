@@ -109,7 +109,7 @@ export function transportError(err: unknown, target: EngineTarget): unknown {
 // ---- connections ----------------------------------------------------------------------------------
 
 /** How long a TCP connect may take (engines and managers sit on the same network as the manager). */
-export const CONNECT_TIMEOUT_MS = 5_000;
+const CONNECT_TIMEOUT_MS = 5_000;
 
 /** A buffered call's default bound (an engine's create may pull for a while: callers pass longer ones). */
 export const REQUEST_TIMEOUT_MS = 30_000;

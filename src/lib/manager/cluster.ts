@@ -11,6 +11,7 @@ import { Engine, type CachedContainer, type DockerEvent, type EngineOptions } fr
 import { ContainerIndex, primaryNames, swarmIdOf } from '../engine/container-index';
 import type { ContainerView } from '../engine/engine-cache';
 import { errorMessage } from '../errors';
+import { engineStateChanges } from '../engine/health';
 import { log } from '../log';
 import { clusterApiVersion } from '../engine/version';
 import { imagesRank, isNodeRef, lookupContainer, SHORT_ID_LENGTH, type ContainerKeys } from '../scheduler/reference';
@@ -125,6 +126,7 @@ export class Cluster {
     for (const [addr, engine] of this.engines) {
       if (wanted.has(addr)) continue;
       this.engines.delete(addr);
+      this.membership++;
       if (this.made.has(engine)) {
         this.madeCount--;
         for (const c of engine.containers.values()) this.index.change(engine, c, undefined);
@@ -150,6 +152,7 @@ export class Cluster {
         continue;
       }
       this.engines.set(addr, engine);
+      this.membership++;
       this.made.set(engine, this.nextOrdinal++);
       this.madeCount++;
       log.info('Engine added, validating', { addr });
@@ -255,29 +258,45 @@ export class Cluster {
     return [...this.engines.values()];
   }
 
-  /** Validated engines (Healthy or Unhealthy): the ones whose caches are shown. */
-  /** The API version advertised to clients: one every registered engine is spoken to (see engine/version). */
-  apiVersion(): string {
-    // Asked on every request: the few distinct versions are compared, not one per engine.
-    const versions = new Set<string>();
-    for (const e of this.engines.values()) if (e.state === 'healthy' || e.state === 'unhealthy') versions.add(e.apiVersion);
-    return clusterApiVersion(versions);
-  }
+  /**
+   * The registered and healthy engines and the advertised API version, asked several times per request:
+   * worked out again only when an engine changed state (an engine's API version is negotiated as it
+   * turns Healthy) or the set of engines changed, not per call (5,000 engines: ~1 ms a walk).
+   */
+  private states: { key: string; registered: Engine[]; healthy: Engine[]; apiVersion?: string } | undefined;
+  private membership = 0;
 
-  registered(): Engine[] {
-    // Many times per request on large clusters: a plain loop, no intermediate array.
-    const out: Engine[] = [];
+  private engineStates(): { registered: Engine[]; healthy: Engine[]; apiVersion?: string } {
+    // The map's size too: engines put in by hand (test doubles) count as a change of the set.
+    const key = `${engineStateChanges()}|${this.membership}|${this.engines.size}`;
+    if (this.states?.key === key) return this.states;
+    const registered: Engine[] = [];
+    const healthy: Engine[] = [];
     for (const e of this.engines.values()) {
       const s = e.state;
-      if (s === 'healthy' || s === 'unhealthy') out.push(e);
+      if (s !== 'healthy' && s !== 'unhealthy') continue;
+      registered.push(e);
+      if (s === 'healthy') healthy.push(e);
     }
-    return out;
+    this.states = { key, registered, healthy };
+    return this.states;
+  }
+
+  /** The API version advertised to clients: one every registered engine is spoken to (see engine/version). */
+  apiVersion(): string {
+    const states = this.engineStates();
+    // The few distinct versions are compared, not one per engine.
+    states.apiVersion ??= clusterApiVersion(new Set(states.registered.map((e) => e.apiVersion)));
+    return states.apiVersion;
+  }
+
+  /** Validated engines (Healthy or Unhealthy): the ones whose caches are shown (a copy: callers may sort it). */
+  registered(): Engine[] {
+    return this.engineStates().registered.slice();
   }
 
   healthy(): Engine[] {
-    const out: Engine[] = [];
-    for (const e of this.engines.values()) if (e.isHealthy()) out.push(e);
-    return out;
+    return this.engineStates().healthy.slice();
   }
 
   engineByNode(ref: string): Engine | undefined {

@@ -32,6 +32,8 @@ export const dependencyFilter: Filter = {
     const rejected = new Map<string, string>();
     if (nodes.length === 0) return { kept: [], rejected };
     const deps = dependencies(request);
+    // Nearly every request has none: no walk over every node's containers then.
+    if (deps.length === 0) return { kept: [...nodes], rejected };
     const missing = (n: (typeof nodes)[number]) => deps.filter((d) => findContainer(n, d.ref) === undefined);
     const kept = partition(
       nodes,

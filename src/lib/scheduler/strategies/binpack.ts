@@ -4,17 +4,13 @@
  */
 import type { Strategy } from './strategy';
 import { DEFAULT_OVERCOMMIT } from '../resources';
-import { NO_RESOURCES, weighNodes } from './strategy';
+import { byWeightThenCount, NO_RESOURCES, weighNodes } from './strategy';
 
 export const binpackStrategy: Strategy = {
   name: 'binpack',
   rank(nodes, request, options = {}) {
     const result = weighNodes(nodes, request, 10, options.overcommit ?? DEFAULT_OVERCOMMIT);
     if (!result.ok) return { ok: false, error: NO_RESOURCES, rejected: result.rejected };
-    const ranked = result.weighed
-      .map((w) => ({ ...w, count: w.node.containers.length }))
-      .sort((a, b) => b.score.weight - a.score.weight || b.count - a.count)
-      .map(({ node, score }) => ({ node, score }));
-    return { ok: true, ranked };
+    return { ok: true, ranked: byWeightThenCount(result.weighed, (node) => node.containers.length, -1) };
   },
 };

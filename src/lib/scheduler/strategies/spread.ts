@@ -5,7 +5,7 @@
  */
 import type { Strategy } from './strategy';
 import { DEFAULT_OVERCOMMIT } from '../resources';
-import { containerCount, NO_RESOURCES, weighNodes } from './strategy';
+import { byWeightThenCount, containerCount, NO_RESOURCES, weighNodes } from './strategy';
 
 export const spreadStrategy: Strategy = {
   name: 'spread',
@@ -13,10 +13,6 @@ export const spreadStrategy: Strategy = {
     const result = weighNodes(nodes, request, -10, options.overcommit ?? DEFAULT_OVERCOMMIT);
     if (!result.ok) return { ok: false, error: NO_RESOURCES, rejected: result.rejected };
     const runningOnly = options.spreadCountsRunningOnly ?? false;
-    const ranked = result.weighed
-      .map((w) => ({ ...w, count: containerCount(w.node, runningOnly) }))
-      .sort((a, b) => a.score.weight - b.score.weight || a.count - b.count)
-      .map(({ node, score }) => ({ node, score }));
-    return { ok: true, ranked };
+    return { ok: true, ranked: byWeightThenCount(result.weighed, (node) => containerCount(node, runningOnly), 1) };
   },
 };

@@ -114,6 +114,27 @@ export function weighNodes(
   return weighed.length > 0 ? { ok: true, weighed } : { ok: false, rejected };
 }
 
+/**
+ * The weighed nodes by weight, ties by container count, both ascending (`direction` 1) or descending
+ * (-1); a stable sort, so equal nodes keep their input order. Sorts indexes over two number arrays
+ * rather than a copy of every node with its count: this runs on every create, over every node.
+ */
+export function byWeightThenCount(weighed: readonly Weighed[], count: (node: NodeSnapshot) => number, direction: 1 | -1): RankedNode[] {
+  const n = weighed.length;
+  const weights = new Float64Array(n);
+  const counts = new Float64Array(n);
+  const order = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    weights[i] = weighed[i]!.score.weight;
+    counts[i] = count(weighed[i]!.node);
+    order[i] = i;
+  }
+  order.sort((a, b) => direction * (weights[a]! - weights[b]! || counts[a]! - counts[b]!) || a - b);
+  const ranked: RankedNode[] = new Array(n);
+  for (let i = 0; i < n; i++) ranked[i] = weighed[order[i]!]!;
+  return ranked;
+}
+
 function insufficient(cpu: boolean, memory: boolean, why: string): string {
   const what = cpu && memory ? 'cpus and memory' : cpu ? 'cpus' : 'memory';
   return `insufficient ${what} (${why})`;

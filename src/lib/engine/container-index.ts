@@ -91,11 +91,7 @@ export class ContainerIndex extends Map<string, CachedContainer> {
     if (!this.names) return this;
     if (old !== c) this.onChange?.(old, c);
     if (!old) {
-      this.sortedIds = undefined;
-      for (const n of primaryNames(c)) add(this.names, n, id);
-      this.addSwarmId(swarmIdOf(c), id);
-      const gid = globalCopyOf(c);
-      if (gid) add(this.globalIds, gid, id);
+      this.addKeys(c, id);
       return this;
     }
     if (old === c) return this;
@@ -125,12 +121,26 @@ export class ContainerIndex extends Map<string, CachedContainer> {
     if (!old) return false;
     super.delete(id);
     this.onChange?.(old, undefined);
-    this.sortedIds = undefined;
-    for (const n of primaryNames(old)) remove(this.names, n, id);
-    this.removeSwarmId(swarmIdOf(old), id);
-    const gid = globalCopyOf(old);
-    if (gid) remove(this.globalIds, gid, id);
+    this.removeKeys(old, id);
     return true;
+  }
+
+  /** Indexes a container new to the map under every key it has. */
+  private addKeys(c: CachedContainer, id: string): void {
+    this.sortedIds = undefined;
+    for (const n of primaryNames(c)) add(this.names, n, id);
+    this.addSwarmId(swarmIdOf(c), id);
+    const gid = globalCopyOf(c);
+    if (gid) add(this.globalIds, gid, id);
+  }
+
+  /** Drops a container that left the map from every key it had. */
+  private removeKeys(c: CachedContainer, id: string): void {
+    this.sortedIds = undefined;
+    for (const n of primaryNames(c)) remove(this.names, n, id);
+    this.removeSwarmId(swarmIdOf(c), id);
+    const gid = globalCopyOf(c);
+    if (gid) remove(this.globalIds, gid, id);
   }
 
   override clear(): void {

@@ -352,9 +352,7 @@ export class Cluster {
   /** Whether a registered engine holds a container of that name (creates in flight: Placer.nameTaken). */
   nameTaken(name: string): boolean {
     const n = name.replace(/^\//, '');
-    if (this.indexed()) return this.holding(this.index.named(n)).length > 0;
-    for (const e of this.registered()) if (indexOf(e).hasName(n)) return true;
-    return false;
+    return this.enginesFor(this.index.named(n)).some((e) => indexOf(e).hasName(n));
   }
 
   // ---- lookups ----------------------------------------------------------------------------------

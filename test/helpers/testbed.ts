@@ -128,6 +128,22 @@ export function dockerCli(hostAddr: string, args: string[], opts: CliOptions = {
   return run(['docker', '-H', host, ...args], rest);
 }
 
+/**
+ * `docker info` through a manager, asked until it lists `nodes` Healthy nodes: its text then, or an
+ * error after `timeoutMs`.
+ */
+export async function waitForHealthyNodes(manager: string, nodes: number, opts: CliOptions = {}, timeoutMs = 60_000, everyMs = 300): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  for (;;) {
+    const r = await dockerCli(manager, ['info'], { timeoutMs: 20_000, ...opts });
+    last = r.stdout;
+    if (last.match(/Status: Healthy/g)?.length === nodes) return last;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${nodes} healthy nodes; docker info said:\n${last}${r.stderr}`);
+    await Bun.sleep(everyMs);
+  }
+}
+
 /** Where scripts/install.sh unpacks dockerd 26 and the docker CLI plugins. */
 export const TODAY_DOCKER_DIR = process.env.TODAY_DOCKER_DIR ?? '/opt/swarm-test/docker-26';
 

@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { freePort, SwarmBinary, waitFor, type RunningSwarm } from '../helpers/swarm-bin';
-import { dockerCli, testbedDown, testbedUp, type CliResult, type TestbedHost } from '../helpers/testbed';
+import { dockerCli, testbedDown, testbedUp, waitForHealthyNodes, type CliResult, type TestbedHost } from '../helpers/testbed';
 
 let bin: SwarmBinary;
 let manager: RunningSwarm;
@@ -32,7 +32,7 @@ beforeAll(async () => {
   bin = new SwarmBinary();
   host = `tcp://127.0.0.1:${await freePort()}`;
   manager = bin.start(['manage', '-H', host, '--engine-refresh-min-interval', '1s', '--engine-refresh-max-interval', '2s', `nodes://${hosts.map((h) => h.addr).join(',')}`]);
-  await waitFor('2 healthy nodes', async () => ((await docker(['info'])).stdout.match(/Status: Healthy/g)?.length === 2 ? true : undefined), 60_000, 300);
+  await waitForHealthyNodes(host, 2);
   // Tagged on the engines themselves: `app` is only :7 on node-1 (asked first) and :latest on node-2;
   // `only7` is :7 on node-1.
   await ok(['tag', 'busybox', `${P}-app:7`], hosts[0]!.addr);

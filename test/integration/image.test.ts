@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Subprocess } from 'bun';
 import { freePort, waitFor } from '../helpers/swarm-bin';
-import { dockerCli, run, testbedDown, testbedUp, TESTBED_ID, type CliResult, type TestbedHost } from '../helpers/testbed';
+import { dockerCli, run, testbedDown, testbedUp, TESTBED_ID, waitForHealthyNodes, type CliResult, type TestbedHost } from '../helpers/testbed';
 
 const REPO = resolve(import.meta.dir, '../..');
 const TAG = 'swarm:it';
@@ -101,15 +101,7 @@ describe('FROM-scratch image', () => {
     ]);
     const manager = `${hosts[0]!.ip}:3375`;
     const env = { DOCKER_CONFIG: join(work, '.docker') };
-    const info = await waitFor(
-      '3 healthy nodes',
-      async () => {
-        const r = await dockerCli(manager, ['info'], { timeoutMs: 20_000, env });
-        return r.stdout.match(/Status: Healthy/g)?.length === 3 ? r.stdout : undefined;
-      },
-      60_000,
-      300,
-    );
+    const info = await waitForHealthyNodes(manager, 3, { env });
     expect(info).toContain('Nodes: 3');
     for (const h of hosts) expect(info).toContain(`${h.name}: ${h.addr}`);
     const hi = await dockerCli(manager, ['run', '--rm', 'busybox', 'echo', 'hi'], { timeoutMs: 60_000, env });
@@ -262,15 +254,7 @@ describe("the talk's image and commands", () => {
     await ok(['run', '-d', '--name', 'swarm-talk-manage', '-e', `SWARM_DISCOVERY_URL=${url}`, '-p', `${MANAGER_PORT}:2375`, 'swarm', 'manage', `token://${token}`]);
     const manager = `${hosts[0]!.ip}:${MANAGER_PORT}`;
     const env = { DOCKER_CONFIG: join(work, '.docker') };
-    const info = await waitFor(
-      '3 healthy nodes',
-      async () => {
-        const r = await dockerCli(manager, ['info'], { timeoutMs: 20_000, env });
-        return r.stdout.match(/Status: Healthy/g)?.length === 3 ? r.stdout : undefined;
-      },
-      60_000,
-      500,
-    );
+    const info = await waitForHealthyNodes(manager, 3, { env }, 60_000, 500);
     expect(info).toContain('Nodes: 3');
     for (const h of hosts) expect(info).toContain(`${h.name}: ${h.addr}`);
     const hi = await dockerCli(manager, ['run', '--rm', 'busybox', 'echo', 'hi'], { timeoutMs: 60_000, env });
@@ -348,15 +332,7 @@ describe('small image (scripts/image.sh build --small)', () => {
     ]);
     const manager = `${hosts[0]!.ip}:3376`;
     const env = { DOCKER_CONFIG: join(work, '.docker') };
-    const info = await waitFor(
-      '3 healthy nodes',
-      async () => {
-        const r = await dockerCli(manager, ['info'], { timeoutMs: 20_000, env });
-        return r.stdout.match(/Status: Healthy/g)?.length === 3 ? r.stdout : undefined;
-      },
-      60_000,
-      300,
-    );
+    const info = await waitForHealthyNodes(manager, 3, { env });
     expect(info).toContain('Nodes: 3');
     // The container's main process is swarm itself, with the argv it was given.
     const top = await ok(['top', 'swarm-small-manager', '-o', 'pid,args']);
